@@ -1,0 +1,118 @@
+"""create_app(settings): routers, middleware, exception handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tonle import __version__
+from tonle.config import Settings, get_settings
+from tonle.customers.router import router as customers_router
+from tonle.db import Database
+from tonle.kit import codes, envelope
+from tonle.kit.edge import BodyTooLarge, EdgeMiddleware
+from tonle.kit.errors import AuthError, TonleError
+from tonle.kit.http import install_openapi
+from tonle.kit.wirejson import WireJSONResponse
+from tonle.merchants.router import router as merchants_router
+
+log = logging.getLogger("tonle")
+
+DESCRIPTION = """Tonle speaks the Bill24 merchant APIs. Point a Bill24 client's base URL here.
+
+Every endpoint except `/merchantsecurity/authorize` takes `Authorization: Bearer <token>`. Business errors answer
+HTTP 200 with a `code` other than `"000"`; authentication failures answer HTTP 401 (429 when rate-limited).
+Every response carries an `X-Request-Id` header."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(settings.effective_database_url)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Tonle",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    compat = settings.compat
+
+    def rid(request: Request) -> str:
+        return request.scope.get("state", {}).get("request_id", "")
+
+    @app.exception_handler(TonleError)
+    async def on_tonle_error(request: Request, exc: TonleError) -> WireJSONResponse:
+        return envelope.product(exc.code, exc.data, compat, status=exc.status, text=exc.text, headers=exc.headers)
+
+    @app.exception_handler(AuthError)
+    async def on_auth_error(request: Request, exc: AuthError) -> WireJSONResponse:
+        headers = {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        if exc.family == "security":
+            return envelope.security(exc.status, exc.reason, None, status=exc.status, headers=headers)
+        headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{exc.reason}"'
+        return envelope.product(
+            codes.UNAUTHORIZED,
+            None,
+            compat,
+            status=exc.status,
+            text=(exc.reason, codes.UNAUTHORIZED.kh),
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> WireJSONResponse:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ())[1:]) or "request"
+            parts.append((f"The [{loc}] field is invalid.", f"[{loc}] មិនត្រឹមត្រូវ។"))
+        text = (", ".join(p[0] for p in parts), ", ".join(p[1] for p in parts))
+        return envelope.product(codes.MISSED_FIELD, None, compat, text=text)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> WireJSONResponse:
+        code = {404: codes.ROUTE_NOT_FOUND, 405: codes.METHOD_NOT_ALLOWED}.get(exc.status_code, codes.INTERNAL)
+        return envelope.product(code, None, compat, status=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(BodyTooLarge)
+    async def on_too_large(request: Request, exc: BodyTooLarge) -> WireJSONResponse:
+        return envelope.product(codes.BODY_TOO_LARGE, None, compat, status=413, headers={"Connection": "close"})
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def on_db_down(request: Request, exc: Exception) -> WireJSONResponse:
+        log.error("database error rid=%s: %s", rid(request), exc.__class__.__name__, exc_info=exc)
+        return envelope.product(codes.UNAVAILABLE, None, compat, status=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> WireJSONResponse:
+        log.error("unhandled error rid=%s", rid(request), exc_info=exc)
+        return envelope.product(codes.INTERNAL, None, compat, status=500)
+
+    @app.get("/healthz", tags=["Tonle"], summary="Liveness: the process answers")
+    async def healthz() -> WireJSONResponse:
+        return WireJSONResponse({"status": "ok", "version": __version__})
+
+    app.include_router(merchants_router)
+    app.include_router(customers_router)
+    install_openapi(app)
+    app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, compat=compat, log=settings.access_log)
+    return app

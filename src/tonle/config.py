@@ -1,0 +1,85 @@
+"""Settings from the environment (prefix ``TONLE_``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Compat(StrEnum):
+    """Which of the spec's two forms to answer where observed and documented behaviour differ."""
+
+    live = "live"  # what the live Bill24 demo server was seen to answer ([OBS])
+    docs = "docs"  # what the published documentation shows ([DOC])
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONLE_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # default: SQLite file under data_dir
+    host: str = "127.0.0.1"
+    port: int = 8024
+    compat: Compat = Compat.live
+    # The public base URL, used as the token issuer and in links Tonle hands out.
+    public_url: str = ""
+
+    # HS256 key of the access tokens. Generated on first run and kept in data_dir/jwt.key when not given;
+    # several API processes must share one key (set it explicitly, or share the data directory).
+    jwt_secret: str = ""
+    access_token_ttl_seconds: int = Field(default=3600, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+
+    # Failed authorize attempts allowed per window, per client id and per source address, before HTTP 429.
+    auth_fail_window_seconds: int = Field(default=300, ge=1)
+    auth_fail_limit_per_client: int = Field(default=10, ge=1)
+    auth_fail_limit_per_address: int = Field(default=30, ge=1)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    access_log: bool = True
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tonle.db').as_posix()}"
+
+    @cached_property
+    def issuer(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @cached_property
+    def signing_key(self) -> str:
+        if self.jwt_secret:
+            return self.jwt_secret
+        return _load_or_create_key(self.data_dir / "jwt.key")
+
+
+def _load_or_create_key(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Write a private temp file, then link it into place: link() fails if another process won the race,
+    # and nobody ever reads a half-written key.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return key
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tonle.db import Base, created_at, uuid_pk
+
+
+class Customer(Base):
+    """A biller's end customer. Deleting one sets ``deleted_at``; its ledger history stays."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        # sync_code is unique per merchant among live customers, so a deleted code can be registered again.
+        Index(
+            "uq_customers_live_sync_code",
+            "merchant_id",
+            "sync_code",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = uuid_pk()
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    sync_code: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(255))
+    name_kh: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Wallet(Base):
+    """A customer's wallet: a profile over one ledger account, which alone holds its balance."""
+
+    __tablename__ = "wallets"
+
+    id: Mapped[str] = uuid_pk()
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    currency: Mapped[str] = mapped_column(String(3))
+    position: Mapped[int] = mapped_column(Integer)  # wallet order: 0 is the default payment method
+    created_at: Mapped[datetime] = created_at()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

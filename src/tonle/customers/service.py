@@ -1,0 +1,128 @@
+"""Customer rules: at most two wallets, one per currency; unique sync codes per merchant among live customers;
+deletion only when every wallet is empty."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonle.customers import repository as repo
+from tonle.customers.models import Customer, Wallet
+from tonle.customers.schemas import CustomerInput, NewWallet
+from tonle.db import new_id
+from tonle.kit import codes
+from tonle.kit.errors import TonleError
+from tonle.kit.timefmt import clock
+from tonle.ledger import service as ledger
+from tonle.merchants.models import Merchant
+
+MAX_WALLETS = 2
+
+
+class CustomerExists(TonleError):
+    def __init__(self, customer: Customer | None) -> None:
+        super().__init__(codes.CUSTOMER_EXISTS)
+        self.customer = customer
+
+
+def _check_wallets(merchant: Merchant, existing: list[Wallet], new: list[NewWallet]) -> None:
+    if not new:
+        return
+    if len(existing) + len(new) > MAX_WALLETS:
+        raise TonleError(codes.WALLETS_TOO_MANY)
+    currencies = [w.currency for w in existing] + [w.currency for w in new]
+    if len(set(currencies)) != len(currencies):
+        raise TonleError(codes.WALLET_CURRENCY_REPEATED)
+    if not merchant.wallet_enabled:
+        raise TonleError(codes.WALLET_FEATURE_DISABLED)
+
+
+async def _open_wallets(
+    session: AsyncSession, customer: Customer, new: list[NewWallet], first_position: int
+) -> list[Wallet]:
+    ids = [new_id() for _ in new]
+    accounts = [
+        ledger.new_account(
+            session, merchant_id=customer.merchant_id, kind=ledger.AccountKind.wallet, currency=w.currency, owner_ref=i
+        )
+        for i, w in zip(ids, new, strict=True)
+    ]
+    await session.flush()  # accounts first: wallets reference them (no ORM relationship orders the inserts)
+    wallets = [
+        Wallet(
+            id=wallet_id,
+            merchant_id=customer.merchant_id,
+            customer_id=customer.id,
+            account_id=account.id,
+            name=w.name,
+            currency=w.currency,
+            position=first_position + i,
+            created_at=clock.now(),
+        )
+        for i, (wallet_id, account, w) in enumerate(zip(ids, accounts, new, strict=True))
+    ]
+    session.add_all(wallets)
+    await session.flush()
+    return wallets
+
+
+async def create(session: AsyncSession, merchant: Merchant, inp: CustomerInput) -> tuple[Customer, list[Wallet]]:
+    _check_wallets(merchant, [], inp.wallets)
+    existing = await repo.live_customer(session, merchant.id, inp.sync_code)
+    if existing is not None:
+        raise CustomerExists(existing)
+    customer = Customer(
+        id=new_id(),
+        merchant_id=merchant.id,
+        sync_code=inp.sync_code,
+        name=inp.name,
+        created_at=clock.now(),
+        **inp.fields,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(customer)
+            await session.flush()
+            wallets = await _open_wallets(session, customer, inp.wallets, 0)
+    except IntegrityError:
+        # Another request registered the same sync code between our look-up and our insert.
+        existing = await repo.live_customer(session, merchant.id, inp.sync_code)
+        if existing is None:
+            raise
+        raise CustomerExists(existing) from None
+    return customer, wallets
+
+
+async def get(session: AsyncSession, merchant: Merchant, sync_code: str) -> Customer:
+    customer = await repo.live_customer(session, merchant.id, sync_code)
+    if customer is None:
+        raise TonleError(codes.CUSTOMER_NOT_FOUND)
+    return customer
+
+
+async def update_profile(session: AsyncSession, merchant: Merchant, inp: CustomerInput) -> Customer:
+    customer = await get(session, merchant, inp.sync_code)
+    if inp.wallets:
+        existing = [w for w, _ in await repo.wallets_with_balances(session, merchant.id, customer.id)]
+        _check_wallets(merchant, existing, inp.wallets)
+        await _open_wallets(session, customer, inp.wallets, max((w.position for w in existing), default=-1) + 1)
+    if inp.name is not None:
+        customer.name = inp.name
+    for key, value in inp.fields.items():
+        setattr(customer, key, value)
+    customer.updated_at = clock.now()
+    await session.flush()
+    return customer
+
+
+async def delete(session: AsyncSession, merchant: Merchant, sync_code: str) -> None:
+    customer = await get(session, merchant, sync_code)
+    wallets = [w for w, _ in await repo.wallets_with_balances(session, merchant.id, customer.id)]
+    if not await ledger.close_accounts_if_empty(session, [w.account_id for w in wallets]):
+        raise TonleError(codes.CUSTOMER_HAS_BALANCE)
+    now = clock.now()
+    customer.deleted_at = now
+    if wallets:
+        await session.execute(update(Wallet).where(Wallet.id.in_([w.id for w in wallets])).values(deleted_at=now))
+    await session.flush()

@@ -1,0 +1,82 @@
+"""Request-side helpers of the wire edge: the JSON body, the settings, the session and OpenAPI body schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonle.config import Compat, Settings
+from tonle.db import request_session
+from tonle.kit import wirejson
+from tonle.kit.codes import INVALID_JSON
+from tonle.kit.errors import TonleError
+
+# Committed before the response is sent ("function" scope), so a client never reads ahead of its own write.
+Session = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_compat(request: Request) -> Compat:
+    return request.app.state.settings.compat
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object with exact numbers. An empty body reads as ``{}`` (the endpoint then says which
+    fields are missing); anything that is not a JSON object is refused with HTTP 400."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = wirejson.loads(raw)
+    except wirejson.InvalidJSON as exc:
+        raise TonleError(INVALID_JSON, status=400) from exc
+    if not isinstance(body, dict):
+        raise TonleError(
+            INVALID_JSON,
+            status=400,
+            text=("The request body must be a JSON object.", "ទិន្នន័យដែលផ្ញើមកត្រូវតែជា JSON object។"),
+        )
+    return body
+
+
+Body = Annotated[dict[str, Any], Depends(json_body)]
+CompatDep = Annotated[Compat, Depends(get_compat)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring ``model`` as the JSON request body. Bodies are parsed by hand (exact numbers,
+    Bill24's own validation texts), so FastAPI is only told about them for the documentation."""
+    _BODY_MODELS[model.__name__] = model
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in _BODY_MODELS.items():
+            js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(js.pop("$defs", {}))
+            components[name] = js
+        schema["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

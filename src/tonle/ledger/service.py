@@ -1,0 +1,188 @@
+"""The ledger: the only code that moves money.
+
+``post`` writes one journal entry: its postings sum to zero per currency, each account's cached balance moves in
+a guarded UPDATE (an account that may not go negative never does, also under concurrent posts: PostgreSQL
+re-checks the guard on the locked row), and it all happens inside the caller's transaction. Accounts are
+updated in id order, so two entries touching the same accounts cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from tonle.db import new_id
+from tonle.kit.sql import insert_for
+from tonle.kit.timefmt import clock
+from tonle.ledger.models import Account, Entry, Posting
+
+
+class AccountKind(StrEnum):
+    wallet = "wallet"  # a customer's wallet
+    sandbox_funding = "sandbox_funding"  # where seeded balances come from (may go negative)
+    subbiller_settlement = "subbiller_settlement"
+    bank_clearing = "bank_clearing"
+    merchant_collection = "merchant_collection"
+    fee = "fee"
+
+
+class LedgerError(Exception):
+    pass
+
+
+class UnbalancedEntry(LedgerError):
+    pass
+
+
+class AccountClosed(LedgerError):
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} is closed")
+        self.account_id = account_id
+
+
+class InsufficientFunds(LedgerError):
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} cannot go below zero")
+        self.account_id = account_id
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    account: Account
+    amount: int  # signed minor units: positive credits the account, negative debits it
+
+
+def new_account(
+    session: AsyncSession, *, merchant_id: str, kind: AccountKind, currency: str, owner_ref: str
+) -> Account:
+    """A brand-new account for a new owner (a wallet): no look-up needed, its owner_ref is fresh."""
+    account = Account(
+        id=new_id(),
+        merchant_id=merchant_id,
+        kind=kind.value,
+        owner_ref=owner_ref,
+        currency=currency,
+        allow_negative=False,
+        balance=0,
+        created_at=clock.now(),
+    )
+    session.add(account)
+    return account
+
+
+async def close_accounts_if_empty(session: AsyncSession, account_ids: list[str]) -> bool:
+    """Close all the accounts, or none of them when any holds money. Atomic against concurrent posts: a post
+    either lands before (and the balance check fails) or finds the account closed."""
+    if not account_ids:
+        return True
+    try:
+        async with session.begin_nested():
+            result = await session.execute(
+                update(Account)
+                .where(Account.id.in_(account_ids), Account.balance == 0, Account.closed_at.is_(None))
+                .values(closed_at=clock.now())
+            )
+            if result.rowcount != len(account_ids):
+                raise _NotEmpty
+    except _NotEmpty:
+        return False
+    return True
+
+
+class _NotEmpty(Exception):
+    pass
+
+
+async def open_account(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    kind: AccountKind,
+    currency: str,
+    owner_ref: str = "",
+    allow_negative: bool = False,
+) -> Account:
+    """Create the account, or return the existing one with the same (merchant, kind, owner, currency)."""
+    stmt = (
+        insert_for(session, Account.__table__)
+        .values(
+            id=new_id(),
+            merchant_id=merchant_id,
+            kind=kind.value,
+            owner_ref=owner_ref,
+            currency=currency,
+            allow_negative=allow_negative,
+            balance=0,
+            created_at=clock.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["merchant_id", "kind", "owner_ref", "currency"])
+    )
+    await session.execute(stmt)
+    q = select(Account).where(
+        Account.merchant_id == merchant_id,
+        Account.kind == kind.value,
+        Account.owner_ref == owner_ref,
+        Account.currency == currency,
+    )
+    return (await session.execute(q)).scalar_one()
+
+
+_MOVE = text(
+    "UPDATE ledger_accounts SET balance = balance + :amount "
+    "WHERE id = :id AND closed_at IS NULL AND (allow_negative OR balance + :amount >= 0) RETURNING balance"
+)
+
+
+async def post(session: AsyncSession, *, merchant_id: str, kind: str, legs: list[Leg], memo: str = "") -> Entry:
+    """Write one balanced entry. Raises ``InsufficientFunds`` (a guarded account would go below zero) or
+    ``AccountClosed`` with nothing written: the entry runs in a savepoint, so the caller's transaction stays usable."""
+    if not legs or all(leg.amount == 0 for leg in legs):
+        raise UnbalancedEntry("an entry needs at least one non-zero posting")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+            raise UnbalancedEntry("amounts are integers in minor units")
+        totals[leg.account.currency] += leg.amount
+    if any(totals.values()):
+        raise UnbalancedEntry(f"postings do not sum to zero per currency: {dict(totals)}")
+
+    now = clock.now()
+    entry = Entry(id=new_id(), merchant_id=merchant_id, kind=kind, memo=memo[:255], created_at=now)
+    async with session.begin_nested():
+        session.add(entry)
+        await session.flush()
+        rows = []
+        for leg in sorted(legs, key=lambda leg: leg.account.id):
+            if leg.amount == 0:
+                continue
+            result = await session.execute(_MOVE, {"amount": leg.amount, "id": leg.account.id})
+            after = result.scalar_one_or_none()
+            if after is None:
+                closed = await session.scalar(select(Account.closed_at).where(Account.id == leg.account.id))
+                raise AccountClosed(leg.account.id) if closed else InsufficientFunds(leg.account.id)
+            # Not a plain assignment: that would mark the row dirty and a later flush could write a stale balance.
+            set_committed_value(leg.account, "balance", after)
+            rows.append(
+                {
+                    "entry_id": entry.id,
+                    "account_id": leg.account.id,
+                    "currency": leg.account.currency,
+                    "amount": leg.amount,
+                    "balance_after": after,
+                    "created_at": now,
+                }
+            )
+        await session.execute(Posting.__table__.insert(), rows)
+    return entry
+
+
+async def balances(session: AsyncSession, account_ids: list[str]) -> dict[str, int]:
+    if not account_ids:
+        return {}
+    rows = await session.execute(select(Account.id, Account.balance).where(Account.id.in_(account_ids)))
+    return {r.id: r.balance for r in rows}

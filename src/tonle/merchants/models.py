@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tonle.db import Base, created_at, uuid_pk
+
+
+class Merchant(Base):
+    """A biller. Secrets that are only ever checked are stored hashed; keys Tonle must compute with are kept."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = uuid_pk()
+    name: Mapped[str] = mapped_column(String(200))
+    # SHA-256 of the static merchant token (a UUID-like secret): enough to find the merchant by it.
+    merchant_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(100), unique=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(200))  # scrypt
+    referrer_key_digest: Mapped[str] = mapped_column(String(64))
+    # Keys Tonle computes with (HMAC of settle payment, AES of the SDK, webhook signatures): needed in clear.
+    bill_hash_key: Mapped[str] = mapped_column(String(200))
+    sdk_secret: Mapped[str] = mapped_column(String(200))
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    proxy_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    wallet_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = created_at()
+
+
+class RefreshToken(Base):
+    """A one-use refresh token. Using it retires it; a retired token used again revokes its whole family."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = uuid_pk()
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    family_id: Mapped[str] = mapped_column(String(36), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = created_at()
+
+
+class AuthFailure(Base):
+    """Failed authorize attempts per key (client id or source address) per fixed time window."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (UniqueConstraint("bucket", "window_start"), Index("ix_auth_failures_window", "window_start"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(String(200))
+    window_start: Mapped[int] = mapped_column(Integer)  # unix seconds
+    failures: Mapped[int] = mapped_column(Integer, default=0)

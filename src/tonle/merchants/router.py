@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from tonle.kit import envelope
+from tonle.kit.errors import AuthError
+from tonle.kit.http import Body, Session, SettingsDep, body_schema
+from tonle.kit.timefmt import dotnet_offset
+from tonle.merchants import ratelimit, service
+from tonle.merchants.schemas import AuthorizeRequest, AuthorizeResponse, SecurityError
+
+router = APIRouter(tags=["Authorization"])
+
+
+def _field(body: dict[str, object], key: str, required: bool) -> str:
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise AuthError(f"Please provide [{key}].", status=400, family="security")
+        return ""
+    if not isinstance(value, str) or len(value) > 512:
+        raise AuthError(f"The [{key}] field must be a string.", status=400, family="security")
+    return value
+
+
+@router.post(
+    "/merchantsecurity/authorize",
+    summary="Authorize: exchange merchant credentials (or a refresh token) for a bearer token",
+    response_model=AuthorizeResponse,
+    responses={400: {"model": SecurityError}, 401: {"model": SecurityError}, 429: {"model": SecurityError}},
+    openapi_extra=body_schema(AuthorizeRequest),
+)
+async def authorize(request: Request, body: Body, session: Session, settings: SettingsDep):
+    token = _field(body, "token", True)
+    client_id = _field(body, "clientId", True)
+    secret = _field(body, "secret", True)
+    refresh = _field(body, "refreshToken", False)
+    address = request.client.host if request.client else "unknown"
+    db = request.app.state.db
+
+    await ratelimit.check(db, settings, client_id, address)
+    merchant = await service.check_credentials(session, token, client_id, secret)
+    try:
+        if merchant is None:
+            raise AuthError("Invalid client credentials", family="security")
+        granted = await service.grant(session, settings, merchant, refresh)
+    except AuthError as exc:
+        # End this request's transaction first: on SQLite it holds the write lock the bookkeeping below needs.
+        await session.rollback()
+        if isinstance(exc, service.RefreshReused):
+            async with db.sessions() as other, other.begin():
+                await service.revoke_family(other, exc.family_id)
+        await ratelimit.record_failure(db, settings, client_id, address)
+        raise
+    return envelope.security(
+        200,
+        "",
+        {
+            "issuer": settings.issuer,
+            "token": granted.access_token,
+            "refreshToken": granted.refresh_token,
+            "tokenExpireTime": dotnet_offset(granted.expires_at),
+        },
+    )

@@ -1,0 +1,321 @@
+"""``tonle seed FILE``: load a sandbox fixture file (shared/design/sandbox-fixtures.md).
+
+The whole file is validated before anything is written; a bad file is refused with the path of the bad field.
+Loading upserts, in one transaction: merchants by client id (else by name), banks by code, sub-billers by code,
+customers by sync code, wallets by currency. A wallet balance is reached by a ledger entry from the merchant's
+sandbox funding account, so loading the same file twice gives the same state and the ledger still balances.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonle.customers import repository as customer_repo
+from tonle.customers import service as customer_service
+from tonle.customers.models import Wallet
+from tonle.customers.schemas import CustomerInput, NewWallet
+from tonle.kit import crypto, wirejson
+from tonle.kit.money import AmountError, to_minor
+from tonle.kit.timefmt import clock
+from tonle.kit.validate import EMAIL_RE
+from tonle.ledger import service as ledger
+from tonle.ledger.models import Account
+from tonle.merchants import service as merchant_service
+from tonle.merchants.models import Merchant
+from tonle.sandbox.models import Bank
+from tonle.subbillers.models import SubBiller
+
+
+class FixtureError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+Text = Field(min_length=1, max_length=255)
+
+
+class WalletFx(_Strict):
+    name: str = Text
+    currency: Literal["KHR", "USD"]
+    balance: Any = 0
+    balance_minor: int = Field(default=0, exclude=True)
+
+    @field_validator("balance")
+    @classmethod
+    def _amount(cls, v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, float):  # YAML reads 250.00 as a float: take the digits as written
+            v = Decimal(repr(v))
+        currency = info.data.get("currency")
+        if currency is None:
+            return v
+        try:
+            to_minor(v, currency)
+        except AmountError as exc:
+            raise ValueError(f"invalid {currency} amount: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _minor(self) -> WalletFx:
+        self.balance_minor = to_minor(self.balance, self.currency)
+        return self
+
+
+class CustomerFx(_Strict):
+    sync_code: str = Field(min_length=1, max_length=50)
+    name: str = Text
+    name_kh: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    wallets: list[WalletFx] = Field(default_factory=list, max_length=2)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and not EMAIL_RE.match(v):
+            raise ValueError("not a valid e-mail address")
+        return v
+
+    @field_validator("wallets")
+    @classmethod
+    def _one_per_currency(cls, v: list[WalletFx]) -> list[WalletFx]:
+        currencies = [w.currency for w in v]
+        if len(set(currencies)) != len(currencies):
+            raise ValueError("at most one wallet per currency")
+        return v
+
+
+class SubBillerFx(_Strict):
+    code: str = Field(min_length=1, max_length=50)
+    name: str = Text
+    name_kh: str | None = Field(default=None, max_length=255)
+
+
+class MerchantFx(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    merchant_token: str | None = Field(default=None, min_length=8, max_length=200)
+    client_id: str | None = Field(default=None, min_length=1, max_length=100)
+    client_secret: str | None = Field(default=None, min_length=8, max_length=200)
+    bill_hash_key: str | None = Field(default=None, min_length=8, max_length=200)
+    referrer_key: str | None = Field(default=None, min_length=4, max_length=200)
+    sdk_secret: str | None = Field(default=None, min_length=8, max_length=200)
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    webhook_secret: str | None = Field(default=None, pattern=r"^whsec_", max_length=200)
+    proxy_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    wallet_enabled: bool = True
+    sub_billers: list[SubBillerFx] = Field(default_factory=list)
+    customers: list[CustomerFx] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> MerchantFx:
+        for label, codes_ in (
+            ("sub_billers", [s.code for s in self.sub_billers]),
+            ("customers", [c.sync_code for c in self.customers]),
+        ):
+            dup = {c for c in codes_ if codes_.count(c) > 1}
+            if dup:
+                raise ValueError(f"{label}: repeated code(s) {sorted(dup)}")
+        return self
+
+
+class BankFx(_Strict):
+    code: str = Field(min_length=1, max_length=30)
+    name: str = Field(min_length=1, max_length=200)
+    name_kh: str | None = Field(default=None, max_length=200)
+    logo: str | None = Field(default=None, max_length=2000)
+    api_token: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class FixtureFile(_Strict):
+    merchants: list[MerchantFx] = Field(default_factory=list)
+    banks: list[BankFx] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> FixtureFile:
+        for label, keys in (
+            ("merchants", [m.client_id or m.name for m in self.merchants]),
+            ("merchant_token", [m.merchant_token for m in self.merchants if m.merchant_token]),
+            ("banks", [b.code for b in self.banks]),
+        ):
+            dup = {k for k in keys if keys.count(k) > 1}
+            if dup:
+                raise ValueError(f"{label}: repeated {sorted(dup)}")
+        return self
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(file)"
+
+
+def parse(raw: str, name: str = "") -> FixtureFile:
+    try:
+        data = yaml.safe_load(raw) if name.endswith((".yaml", ".yml")) else wirejson.loads(raw)
+    except (yaml.YAMLError, wirejson.InvalidJSON) as exc:
+        raise FixtureError(
+            f"{name or 'fixture'}: not valid {'YAML' if name.endswith(('.yaml', '.yml')) else 'JSON'}: {exc}"
+        ) from None
+    try:
+        return FixtureFile.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise FixtureError("invalid fixture file:\n  " + "\n  ".join(lines)) from None
+
+
+def load_file(path: Path) -> FixtureFile:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FixtureError(f"cannot read {path}: {exc}") from None
+    return parse(raw, path.name)
+
+
+@dataclass
+class SeedReport:
+    merchants: list[dict[str, str]] = field(default_factory=list)  # name, credentials given or generated now
+    banks: list[dict[str, str]] = field(default_factory=list)
+    customers: int = 0
+    entries: int = 0
+
+
+async def seed(session: AsyncSession, fx: FixtureFile) -> SeedReport:
+    report = SeedReport()
+    for b in fx.banks:
+        await _seed_bank(session, b, report)
+    for m in fx.merchants:
+        merchant = await _seed_merchant(session, m, report)
+        for sb in m.sub_billers:
+            await _seed_sub_biller(session, merchant, sb)
+        for c in m.customers:
+            await _seed_customer(session, merchant, c, report)
+            report.customers += 1
+    await session.flush()
+    return report
+
+
+async def _seed_bank(session: AsyncSession, b: BankFx, report: SeedReport) -> None:
+    bank = await session.get(Bank, b.code)
+    token = b.api_token
+    if bank is None:
+        token = token or secrets.token_urlsafe(24)
+        bank = Bank(code=b.code, created_at=clock.now(), api_token_digest="")
+        session.add(bank)
+    bank.name, bank.name_kh, bank.logo = b.name, b.name_kh, b.logo
+    if token:
+        bank.api_token_digest = crypto.digest(token)
+    report.banks.append({"code": b.code, "api_token": token or "(unchanged)"})
+
+
+_CRED_KEYS = (
+    "merchant_token",
+    "client_id",
+    "client_secret",
+    "bill_hash_key",
+    "referrer_key",
+    "sdk_secret",
+    "webhook_secret",
+)
+
+
+async def _seed_merchant(session: AsyncSession, m: MerchantFx, report: SeedReport) -> Merchant:
+    if m.client_id:
+        merchant = await merchant_service.merchant_by_client_id(session, m.client_id)
+    else:
+        merchant = (await session.execute(select(Merchant).where(Merchant.name == m.name))).scalars().first()
+    given = {k: getattr(m, k) for k in _CRED_KEYS}
+    shown: dict[str, str] = {"name": m.name}
+    if merchant is None:
+        merchant, creds = await merchant_service.create_merchant(
+            session, m.name, merchant_service.Credentials.generate(**given)
+        )
+        shown.update({k: getattr(creds, k) for k in _CRED_KEYS})
+    else:
+        merchant.name = m.name
+        if given["merchant_token"]:
+            merchant.merchant_token_digest = crypto.digest(given["merchant_token"])
+        if given["client_secret"] and not await merchant_service.verify_secret(
+            given["client_secret"], merchant.client_secret_hash
+        ):
+            merchant.client_secret_hash = await merchant_service.hash_secret(given["client_secret"])
+        if given["referrer_key"]:
+            merchant.referrer_key_digest = crypto.digest(given["referrer_key"])
+        for key in ("bill_hash_key", "sdk_secret", "webhook_secret"):
+            if given[key]:
+                setattr(merchant, key, given[key])
+        shown.update({k: v or "(unchanged)" for k, v in given.items()})
+        shown["client_id"] = merchant.client_id
+    merchant.webhook_url, merchant.proxy_url, merchant.wallet_enabled = m.webhook_url, m.proxy_url, m.wallet_enabled
+    await session.flush()
+    report.merchants.append(shown)
+    return merchant
+
+
+async def _seed_sub_biller(session: AsyncSession, merchant: Merchant, sb: SubBillerFx) -> None:
+    q = select(SubBiller).where(SubBiller.merchant_id == merchant.id, SubBiller.code == sb.code)
+    row = (await session.execute(q)).scalar_one_or_none()
+    if row is None:
+        row = SubBiller(merchant_id=merchant.id, code=sb.code, created_at=clock.now())
+        session.add(row)
+    row.name, row.name_kh = sb.name, sb.name_kh
+
+
+async def _seed_customer(session: AsyncSession, merchant: Merchant, c: CustomerFx, report: SeedReport) -> None:
+    profile = {"name_kh": c.name_kh, "phone": c.phone, "email": c.email}
+    customer = await customer_repo.live_customer(session, merchant.id, c.sync_code)
+    if customer is None:
+        inp = CustomerInput(c.sync_code, c.name, profile, [NewWallet(w.name, w.currency) for w in c.wallets])
+        customer, _ = await customer_service.create(session, merchant, inp)
+    else:
+        customer.name = c.name
+        for k, v in profile.items():
+            setattr(customer, k, v)
+        have = {w.currency for w, _ in await customer_repo.wallets_with_balances(session, merchant.id, customer.id)}
+        missing = [NewWallet(w.name, w.currency) for w in c.wallets if w.currency not in have]
+        if missing:
+            await customer_service.update_profile(session, merchant, CustomerInput(c.sync_code, wallets=missing))
+    await session.flush()
+
+    wallets = {
+        w.currency: (w, bal) for w, bal in await customer_repo.wallets_with_balances(session, merchant.id, customer.id)
+    }
+    order = [w.currency for w in c.wallets]
+    ordered: list[Wallet] = [wallets[cur][0] for cur in order] + [
+        w for cur, (w, _) in wallets.items() if cur not in order
+    ]
+    for position, wallet in enumerate(ordered):
+        wallet.position = position
+    for w in c.wallets:
+        wallet, balance = wallets[w.currency]
+        wallet.name = w.name
+        diff = w.balance_minor - balance
+        if diff:
+            funding = await ledger.open_account(
+                session,
+                merchant_id=merchant.id,
+                kind=ledger.AccountKind.sandbox_funding,
+                currency=w.currency,
+                allow_negative=True,
+            )
+            account = await session.get(Account, wallet.account_id)
+            assert account is not None
+            await ledger.post(
+                session,
+                merchant_id=merchant.id,
+                kind="sandbox_funding",
+                memo=f"seed {c.sync_code} {w.currency}",
+                legs=[ledger.Leg(funding, -diff), ledger.Leg(account, diff)],
+            )
+            report.entries += 1

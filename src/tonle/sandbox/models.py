@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tonle.db import Base, created_at
+
+
+class Bank(Base):
+    """A bank of the sandbox. Banks are shared by all merchants; ``api_token`` is the bank-side API's header."""
+
+    __tablename__ = "banks"
+
+    code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_kh: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    logo: Mapped[str | None] = mapped_column(Text, nullable=True)
+    api_token_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at()
