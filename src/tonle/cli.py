@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tonle.config import get_settings
 
@@ -52,7 +51,6 @@ def serve(
 
     from tonle.migrate import upgrade
 
-    settings = get_settings()
     if host:
         os.environ["TONLE_HOST"] = host
     if port:
@@ -95,31 +93,21 @@ def seed(file: Annotated[Path, typer.Argument(help="fixture file (.json, .yaml o
         finally:
             await db.dispose()
 
-    report = asyncio.run(run())
-    table = Table(title="Merchants")
-    for col in ("name", "client_id", "merchant_token", "client_secret", "bill_hash_key", "referrer_key", "sdk_secret"):
-        table.add_column(col)
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        report = asyncio.run(run())
+    except IntegrityError as exc:
+        # E.g. a merchant_token or client id that another merchant in the database already has.
+        err.print(f"[red]refused: the file conflicts with data already stored ({exc.orig}); nothing was written[/red]")
+        raise typer.Exit(2) from None
     for m in report.merchants:
-        table.add_row(
-            *(
-                m.get(c, "")
-                for c in (
-                    "name",
-                    "client_id",
-                    "merchant_token",
-                    "client_secret",
-                    "bill_hash_key",
-                    "referrer_key",
-                    "sdk_secret",
-                )
-            )
-        )
-    out.print(table)
+        out.print(f"merchant {m['name']}", highlight=False)
+        for key in ("client_id", "merchant_token", "client_secret", "bill_hash_key", "referrer_key", "sdk_secret", "webhook_secret"):
+            out.print(f"  {key}: {m.get(key, '')}", highlight=False)
     for b in report.banks:
-        out.print(f"bank {b['code']}: api_token {b['api_token']}")
-    out.print(
-        f"{len(report.merchants)} merchant(s), {report.customers} customer(s), {report.entries} funding entr(y/ies)"
-    )
+        out.print(f"bank {b['code']}\n  api_token: {b['api_token']}", highlight=False)
+    out.print(f"{len(report.merchants)} merchant(s), {report.customers} customer(s), {report.entries} funding entries")
 
 
 @merchant_app.command("create")
@@ -139,9 +127,9 @@ def merchant_create(name: Annotated[str, typer.Option(help="the biller's name")]
             await db.dispose()
 
     merchant, creds = asyncio.run(run())
-    out.print(f"merchant {merchant.name} ({merchant.id})")
+    out.print(f"merchant {merchant.name} ({merchant.id})", highlight=False)
     for key, value in vars(creds).items():
-        out.print(f"  {key}: {value}")
+        out.print(f"  {key}: {value}", highlight=False)
     out.print("[yellow]Keep these now: the secrets are stored hashed and cannot be shown again.[/yellow]")
 
 

@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TONLE := $(VENV)/bin/tonle
+PYTHON ?= python3
+
+export TONLE_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test lint install clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Migrates an embedded SQLite database under ./data, seeds the demo sandbox (printing its credentials) and serves
+# the API and pages on 127.0.0.1:8024.
+run: $(VENV)/.installed
+	$(TONLE) migrate
+	$(TONLE) seed fixtures/demo.json
+	@echo "Serving on http://$${TONLE_HOST:-127.0.0.1}:$${TONLE_PORT:-8024}  (API docs: /docs)"
+	$(TONLE) serve
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests
+
+# Runs the whole suite on SQLite, and on PostgreSQL too when it is reachable (TONLE_TEST_POSTGRES_URL, else
+# 127.0.0.1:5432/test), plus ruff.
+test: lint
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tonle.customers import repository as repo
+from tonle.ledger import service as ledger
+from tonle.ledger.models import Account
+
+
+def fund_wallets(server, merchant_id: str, sync_code: str, amounts: dict[str, int]) -> None:
+    """Credit a customer's wallets (minor units per currency) from the merchant's sandbox funding account, through
+    the ledger, as the fixture loader does."""
+
+    async def go(session: Any) -> None:
+        customer = await repo.live_customer(session, merchant_id, sync_code)
+        assert customer is not None
+        for wallet, _ in await repo.wallets_with_balances(session, merchant_id, customer.id):
+            amount = amounts.get(wallet.currency)
+            if not amount:
+                continue
+            funding = await ledger.open_account(
+                session, merchant_id=merchant_id, kind=ledger.AccountKind.sandbox_funding, currency=wallet.currency,
+                allow_negative=True,
+            )
+            account = await session.get(Account, wallet.account_id)
+            await ledger.post(
+                session, merchant_id=merchant_id, kind="test_funding",
+                legs=[ledger.Leg(funding, -amount), ledger.Leg(account, amount)],
+            )
+
+    server.in_session(go)
+
+
+def ok(r, code: str = "000") -> Any:
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["code"] == code, body
+    return body["data"]
