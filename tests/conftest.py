@@ -68,7 +68,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    terminalreporter.write_line(f"PostgreSQL half: {_pg_passed} test(s) passed" + ("" if PG_URL else " (not configured)"))
+    terminalreporter.write_line(
+        f"PostgreSQL half: {_pg_passed} test(s) passed" + ("" if PG_URL else " (not configured)")
+    )
 
 
 class LoopThread:
@@ -182,7 +184,10 @@ class Server:
     def client(self, token: str | None = None, address: str | None = None) -> httpx.Client:
         """A client whose requests appear to come from their own source address (X-Forwarded-For from loopback
         is trusted), so that one test's failed logins never rate-limit another's."""
-        headers = {"X-Forwarded-For": address or f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"}
+        headers = {
+            "X-Forwarded-For": address
+            or f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+        }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
@@ -224,7 +229,9 @@ async def _pg_create(url: str) -> str:
 
     u = make_url(url)
     name = f"tonle_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password, database=u.database)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database=u.database
+    )
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -236,7 +243,9 @@ async def _pg_drop(url: str) -> None:
     import asyncpg
 
     u = make_url(url)
-    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres")
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres"
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
     finally:

@@ -21,12 +21,17 @@ def fund_wallets(server, merchant_id: str, sync_code: str, amounts: dict[str, in
             if not amount:
                 continue
             funding = await ledger.open_account(
-                session, merchant_id=merchant_id, kind=ledger.AccountKind.sandbox_funding, currency=wallet.currency,
+                session,
+                merchant_id=merchant_id,
+                kind=ledger.AccountKind.sandbox_funding,
+                currency=wallet.currency,
                 allow_negative=True,
             )
             account = await session.get(Account, wallet.account_id)
             await ledger.post(
-                session, merchant_id=merchant_id, kind="test_funding",
+                session,
+                merchant_id=merchant_id,
+                kind="test_funding",
                 legs=[ledger.Leg(funding, -amount), ledger.Leg(account, amount)],
             )
 

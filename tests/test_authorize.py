@@ -16,7 +16,12 @@ EXPIRE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}\+07:00$")
 
 
 def _body(m, **over):
-    body = {"token": m.creds.merchant_token, "clientId": m.creds.client_id, "secret": m.creds.client_secret, "refreshToken": ""}
+    body = {
+        "token": m.creds.merchant_token,
+        "clientId": m.creds.client_id,
+        "secret": m.creds.client_secret,
+        "refreshToken": "",
+    }
     body.update(over)
     return body
 
@@ -45,7 +50,11 @@ def test_authorize_success_shape(server):
 def test_bad_credentials_are_401_with_a_reason(server):
     m = server.new_merchant()
     with server.client() as c:
-        for over in ({"secret": "wrong-secret"}, {"token": "00000000-0000-0000-0000-000000000000"}, {"clientId": "nobody"}):
+        for over in (
+            {"secret": "wrong-secret"},
+            {"token": "00000000-0000-0000-0000-000000000000"},
+            {"clientId": "nobody"},
+        ):
             r = c.post("/merchantsecurity/authorize", json=_body(m, **over))
             assert r.status_code == 401, over
             assert r.json() == {"code": 401, "message": "Invalid client credentials", "data": None}
@@ -115,7 +124,9 @@ def test_failed_attempts_are_rate_limited_per_address(server):
     limit = server.settings.auth_fail_limit_per_address
     with server.client(address="198.51.100.7") as c:
         for i in range(limit):
-            r = c.post("/merchantsecurity/authorize", json={"token": "t" * 10, "clientId": f"guess-{i}", "secret": "s" * 10})
+            r = c.post(
+                "/merchantsecurity/authorize", json={"token": "t" * 10, "clientId": f"guess-{i}", "secret": "s" * 10}
+            )
             assert r.status_code == 401
         r = c.post("/merchantsecurity/authorize", json={"token": "t" * 10, "clientId": "guess-x", "secret": "s" * 10})
         assert r.status_code == 429 and "Retry-After" in r.headers
@@ -136,7 +147,11 @@ def test_credentials_are_not_stored_in_clear(server):
     grant = server.authorize(m)
 
     async def tokens(session):
-        return (await session.execute(select(RefreshToken.token_digest).where(RefreshToken.merchant_id == m.id))).scalars().all()
+        return (
+            (await session.execute(select(RefreshToken.token_digest).where(RefreshToken.merchant_id == m.id)))
+            .scalars()
+            .all()
+        )
 
     assert grant["refreshToken"] not in server.in_session(tokens)
 
@@ -151,7 +166,9 @@ def test_bearer_failures_are_401_with_a_json_body(server):
     claims = jwt.decode(token, options={"verify_signature": False})
     header, payload, sig = token.split(".")
     tampered_claims = dict(claims, sub="someone-else")
-    tampered = ".".join([header, base64.urlsafe_b64encode(json.dumps(tampered_claims).encode()).decode().rstrip("="), sig])
+    tampered = ".".join(
+        [header, base64.urlsafe_b64encode(json.dumps(tampered_claims).encode()).decode().rstrip("="), sig]
+    )
     none_alg = ".".join(
         [
             base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').decode().rstrip("="),
@@ -178,7 +195,9 @@ def test_bearer_failures_are_401_with_a_json_body(server):
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
             assert r.json() == {"code": "UNAUTHORIZED", "message": reason, "message_kh": "មិនមានសិទ្ធិ", "data": None}
         # Two spaces after "Bearer", as one Bill24 sample sends, is still a bearer token.
-        r = c.post("/customer/get_customer_detail", json={"sync_code": "C1"}, headers={"Authorization": f"Bearer  {token}"})
+        r = c.post(
+            "/customer/get_customer_detail", json={"sync_code": "C1"}, headers={"Authorization": f"Bearer  {token}"}
+        )
         assert r.status_code == 200
 
 

@@ -68,9 +68,16 @@ def test_create_customer_docs_compat_and_nulls(docs_server):
         ({"sync_code": 12, "name": "A"}, "The [sync_code] field must be a string."),
         ({"sync_code": "C1", "name": "A", "wallet": [{"currency": "KHR"}]}, "Please provide [wallet[0].name]."),
         ({"sync_code": "C1", "name": "A", "wallet": [{"name": "W"}]}, "Please provide [wallet[0].currency]."),
-        ({"sync_code": "C1", "name": "A", "wallet": [{"name": "W", "currency": "EUR"}]}, "[wallet[0].currency] must be KHR or USD."),
+        (
+            {"sync_code": "C1", "name": "A", "wallet": [{"name": "W", "currency": "EUR"}]},
+            "[wallet[0].currency] must be KHR or USD.",
+        ),
         ({"sync_code": "C1", "name": "A", "wallet": "KHR"}, "The [wallet] field must be a list."),
-        ({"sync_code": "X" * 51, "email": "x@"}, "[sync_code] must have 50 or fewer digits. Please adjust and retry., Please provide [name]., 'Email' is not a valid email address."),
+        (
+            {"sync_code": "X" * 51, "email": "x@"},
+            "[sync_code] must have 50 or fewer digits. Please adjust and retry., "
+            "Please provide [name]., 'Email' is not a valid email address.",
+        ),
     ],
 )
 def test_create_customer_validation_messages(server, body, message):
@@ -85,10 +92,14 @@ def test_create_customer_validation_messages(server, body, message):
 
 
 def test_wallet_rules(server):
-    c, m = server.merchant_client()
+    c, _m = server.merchant_client()
     three = [{"name": f"W{i}", "currency": cur} for i, cur in enumerate(["KHR", "USD", "KHR"])]
     r = create(c, wallet=three).json()
-    assert (r["code"], r["message"], r["message_kh"]) == ("320", "A customer can have at most 2 wallets", "អតិថិជនអាចមាន 2 wallet យ៉ាងច្រើនបំផុត")
+    assert (r["code"], r["message"], r["message_kh"]) == (
+        "320",
+        "A customer can have at most 2 wallets",
+        "អតិថិជនអាចមាន 2 wallet យ៉ាងច្រើនបំផុត",
+    )
     r = create(c, wallet=[{"name": "A", "currency": "USD"}, {"name": "B", "currency": "usd"}]).json()
     assert (r["code"], r["message"]) == ("319", "Not allow create multiple wallets")
     assert ok(detail(c), "311") is None
@@ -123,7 +134,16 @@ def test_existing_customer_is_310_live_and_docs(server, docs_server):
 
 def test_get_customer_detail_exact_answer(server):
     c, m = server.merchant_client()
-    cust = ok(create(c, name_kh="អតិថិជន ក", phone="012", email="a@b.co", wallet=[{"name": "K", "currency": "KHR"}, {"name": "U", "currency": "USD"}]), "SUCCESS")
+    cust = ok(
+        create(
+            c,
+            name_kh="អតិថិជន ក",
+            phone="012",
+            email="a@b.co",
+            wallet=[{"name": "K", "currency": "KHR"}, {"name": "U", "currency": "USD"}],
+        ),
+        "SUCCESS",
+    )
     fund_wallets(server, m.id, "C0001", {"KHR": 106001, "USD": 1250})
     got = detail(c).json()
     ids = [w.pop("id") for w in got["data"]["walletBalances"]]
@@ -163,7 +183,10 @@ def test_get_customer_detail_errors(server):
 def test_update_customer_exact_answer_and_partial_update(server):
     c, _ = server.merchant_client()
     created = ok(create(c, phone="012", email="old@example.com", wallet=[{"name": "K", "currency": "KHR"}]), "SUCCESS")
-    r = c.post("/customer/update", json={"sync_code": "C0001", "name": "Update Customer", "name_kh": "អតិថិជន ខ", "email": "Bill24@gmail.com"})
+    r = c.post(
+        "/customer/update",
+        json={"sync_code": "C0001", "name": "Update Customer", "name_kh": "អតិថិជន ខ", "email": "Bill24@gmail.com"},
+    )
     assert r.json() == {
         "code": "000",
         "message": "Customer profile updated successfully.",
@@ -181,7 +204,12 @@ def test_update_customer_exact_answer_and_partial_update(server):
     data = ok(c.post("/customer/update", json={"sync_code": "C0001", "phone": None}))
     assert data["phone"] is None and data["name"] == "Update Customer"
     d = ok(detail(c))
-    assert (d["name"], d["phone"], d["email"], len(d["walletBalances"])) == ("Update Customer", None, "Bill24@gmail.com", 1)
+    assert (d["name"], d["phone"], d["email"], len(d["walletBalances"])) == (
+        "Update Customer",
+        None,
+        "Bill24@gmail.com",
+        1,
+    )
 
 
 def test_update_customer_errors_and_wallet_extension(server):
@@ -196,14 +224,24 @@ def test_update_customer_errors_and_wallet_extension(server):
     r = c.post("/customer/update", json={"sync_code": "C0001", "email": "nope"}).json()
     assert r["message"] == "'Email' is not a valid email address."
     # A wallet can be opened later (Tonle extension on update): same rules as on create.
-    assert c.post("/customer/update", json={"sync_code": "C0001", "wallet": [{"name": "K2", "currency": "KHR"}]}).json()["code"] == "319"
+    assert (
+        c.post("/customer/update", json={"sync_code": "C0001", "wallet": [{"name": "K2", "currency": "KHR"}]}).json()[
+            "code"
+        ]
+        == "319"
+    )
     ok(c.post("/customer/update", json={"sync_code": "C0001", "wallet": [{"name": "U", "currency": "USD"}]}))
-    assert c.post("/customer/update", json={"sync_code": "C0001", "wallet": [{"name": "X", "currency": "USD"}]}).json()["code"] == "320"
+    assert (
+        c.post("/customer/update", json={"sync_code": "C0001", "wallet": [{"name": "X", "currency": "USD"}]}).json()[
+            "code"
+        ]
+        == "320"
+    )
     assert [w["currency"] for w in ok(detail(c))["walletBalances"]] == ["KHR", "USD"]
 
 
 def test_delete_customer_exact_answer_and_afterlife(server):
-    c, m = server.merchant_client()
+    c, _m = server.merchant_client()
     first = ok(create(c, wallet=[{"name": "K", "currency": "KHR"}]), "SUCCESS")
     r = c.post("/customer/delete", json={"sync_code": "C0001"})
     assert r.json() == {
@@ -239,8 +277,8 @@ def test_delete_customer_with_money_is_407(server):
 
 
 def test_merchant_isolation(server):
-    a, ma = server.merchant_client("A")
-    b, mb = server.merchant_client("B")
+    a, _ma = server.merchant_client("A")
+    b, _mb = server.merchant_client("B")
     a_customer = ok(create(a, "C0001", wallet=[{"name": "K", "currency": "KHR"}]), "SUCCESS")
     # B cannot see, change or delete A's customer...
     assert detail(b).json()["code"] == "311"
@@ -254,7 +292,7 @@ def test_merchant_isolation(server):
 
 
 def test_concurrent_creates_of_one_sync_code_make_one_customer(server):
-    c, m = server.merchant_client()
+    c, _m = server.merchant_client()
     token = c.headers["Authorization"]
 
     def one(i):

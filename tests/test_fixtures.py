@@ -37,7 +37,11 @@ def fixture(tag: str) -> dict:
                             {"name": "USD wallet", "currency": "USD", "balance": "250.00"},
                         ],
                     },
-                    {"sync_code": "C0002", "name": "Sok", "wallets": [{"name": "U", "currency": "USD", "balance": 75.5}]},
+                    {
+                        "sync_code": "C0002",
+                        "name": "Sok",
+                        "wallets": [{"name": "U", "currency": "USD", "balance": 75.5}],
+                    },
                 ],
             }
         ],
@@ -65,7 +69,15 @@ def write(tmp_path, data, name="fx.json"):
 def login(server, fx):
     m = fx["merchants"][0]
     with server.client() as c:
-        r = c.post("/merchantsecurity/authorize", json={"token": m["merchant_token"], "clientId": m["client_id"], "secret": m["client_secret"], "refreshToken": ""})
+        r = c.post(
+            "/merchantsecurity/authorize",
+            json={
+                "token": m["merchant_token"],
+                "clientId": m["client_id"],
+                "secret": m["client_secret"],
+                "refreshToken": "",
+            },
+        )
     assert r.status_code == 200, r.text
     return server.client(r.json()["data"]["token"])
 
@@ -81,7 +93,10 @@ def test_seed_loads_and_seeding_twice_equals_once(server, tmp_path):
     assert snapshot(server) == once
     c = login(server, fx)
     d = ok(c.post("/customer/get_customer_detail", json={"sync_code": "C0001"}))
-    assert [(w["name"], w["balance"], w["currency"]) for w in d["walletBalances"]] == [("KHR wallet", 1000000, "KHR"), ("USD wallet", 250, "USD")]
+    assert [(w["name"], w["balance"], w["currency"]) for w in d["walletBalances"]] == [
+        ("KHR wallet", 1000000, "KHR"),
+        ("USD wallet", 250, "USD"),
+    ]
     d2 = ok(c.post("/customer/get_customer_detail", json={"sync_code": "C0002"}))
     assert d2["walletBalances"][0]["balance"] == 75.5
     assert server.cli("ledger", "verify").returncode == 0
@@ -142,14 +157,22 @@ merchants:
           - {{name: USD, currency: USD, balance: 12.30}}
 """
     proc = server.cli("seed", write(tmp_path, yaml_text, "fx.yaml"), check=True)
-    creds = dict(line.strip().split(": ", 1) for line in proc.stdout.splitlines() if line.startswith("  ") and ": " in line)
+    creds = dict(
+        line.strip().split(": ", 1) for line in proc.stdout.splitlines() if line.startswith("  ") and ": " in line
+    )
     assert creds["client_id"] == f"yaml-{tag}"
     assert len(creds["client_secret"]) >= 20 and creds["merchant_token"]
     with server.client() as c:
-        r = c.post("/merchantsecurity/authorize", json={"token": creds["merchant_token"], "clientId": creds["client_id"], "secret": creds["client_secret"]})
+        r = c.post(
+            "/merchantsecurity/authorize",
+            json={"token": creds["merchant_token"], "clientId": creds["client_id"], "secret": creds["client_secret"]},
+        )
     token = r.json()["data"]["token"]
     with server.client(token) as c:
-        assert ok(c.post("/customer/get_customer_detail", json={"sync_code": "Y1"}))["walletBalances"][0]["balance"] == 12.3
+        assert (
+            ok(c.post("/customer/get_customer_detail", json={"sync_code": "Y1"}))["walletBalances"][0]["balance"]
+            == 12.3
+        )
     again = server.cli("seed", write(tmp_path, yaml_text, "fx.yaml"), check=True)
     assert "(unchanged)" in again.stdout  # secrets are not regenerated, and cannot be shown again
 
@@ -157,7 +180,23 @@ merchants:
 def test_merchant_create_cli_prints_working_credentials(server):
     proc = server.cli("merchant", "create", "--name", "CLI Biller", check=True)
     creds = dict(line.strip().split(": ", 1) for line in proc.stdout.splitlines() if line.startswith("  "))
-    assert {"merchant_token", "client_id", "client_secret", "bill_hash_key", "referrer_key", "sdk_secret", "webhook_secret"} <= set(creds)
+    assert {
+        "merchant_token",
+        "client_id",
+        "client_secret",
+        "bill_hash_key",
+        "referrer_key",
+        "sdk_secret",
+        "webhook_secret",
+    } <= set(creds)
     with server.client() as c:
-        r = c.post("/merchantsecurity/authorize", json={"token": creds["merchant_token"], "clientId": creds["client_id"], "secret": creds["client_secret"], "refreshToken": ""})
+        r = c.post(
+            "/merchantsecurity/authorize",
+            json={
+                "token": creds["merchant_token"],
+                "clientId": creds["client_id"],
+                "secret": creds["client_secret"],
+                "refreshToken": "",
+            },
+        )
     assert r.status_code == 200

@@ -13,9 +13,27 @@ from tonle.ledger.verify import verify
 
 def _accounts(server, merchant_id, currency="KHR"):
     async def go(session):
-        a = await ledger.open_account(session, merchant_id=merchant_id, kind=ledger.AccountKind.sandbox_funding, currency=currency, allow_negative=True)
-        b = await ledger.open_account(session, merchant_id=merchant_id, kind=ledger.AccountKind.subbiller_settlement, currency=currency, owner_ref="SB1")
-        c = await ledger.open_account(session, merchant_id=merchant_id, kind=ledger.AccountKind.subbiller_settlement, currency=currency, owner_ref="SB2")
+        a = await ledger.open_account(
+            session,
+            merchant_id=merchant_id,
+            kind=ledger.AccountKind.sandbox_funding,
+            currency=currency,
+            allow_negative=True,
+        )
+        b = await ledger.open_account(
+            session,
+            merchant_id=merchant_id,
+            kind=ledger.AccountKind.subbiller_settlement,
+            currency=currency,
+            owner_ref="SB1",
+        )
+        c = await ledger.open_account(
+            session,
+            merchant_id=merchant_id,
+            kind=ledger.AccountKind.subbiller_settlement,
+            currency=currency,
+            owner_ref="SB2",
+        )
         return a, b, c
 
     return server.in_session(go)
@@ -26,8 +44,12 @@ def test_entries_must_balance_per_currency(server):
     funding, sb1, _ = _accounts(server, m.id)
     usd_funding, _, _ = _accounts(server, m.id, "USD")
 
-    for legs in ([ledger.Leg(funding, -5), ledger.Leg(sb1, 4)], [], [ledger.Leg(funding, 0)],
-                 [ledger.Leg(funding, -5), ledger.Leg(usd_funding, 5)]):
+    for legs in (
+        [ledger.Leg(funding, -5), ledger.Leg(sb1, 4)],
+        [],
+        [ledger.Leg(funding, 0)],
+        [ledger.Leg(funding, -5), ledger.Leg(usd_funding, 5)],
+    ):
         with pytest.raises(ledger.UnbalancedEntry):
             server.in_session(lambda s, legs=legs: ledger.post(s, merchant_id=m.id, kind="t", legs=legs))
 
@@ -46,7 +68,9 @@ def test_guarded_account_never_goes_negative_and_nothing_is_written(server):
     async def move(session, src, dst, amount):
         src = await session.get(Account, src.id)
         dst = await session.get(Account, dst.id)
-        return await ledger.post(session, merchant_id=m.id, kind="t", legs=[ledger.Leg(src, -amount), ledger.Leg(dst, amount)])
+        return await ledger.post(
+            session, merchant_id=m.id, kind="t", legs=[ledger.Leg(src, -amount), ledger.Leg(dst, amount)]
+        )
 
     server.in_session(lambda s: move(s, funding, sb1, 100))
 
@@ -70,7 +94,10 @@ def test_guarded_account_never_goes_negative_and_nothing_is_written(server):
 
 def test_closed_accounts_take_no_postings(server):
     c, m = server.merchant_client()
-    ok(c.post("/customer/create", json={"sync_code": "CL", "name": "A", "wallet": [{"name": "K", "currency": "KHR"}]}), "SUCCESS")
+    ok(
+        c.post("/customer/create", json={"sync_code": "CL", "name": "A", "wallet": [{"name": "K", "currency": "KHR"}]}),
+        "SUCCESS",
+    )
     wallet_id = ok(c.post("/customer/get_customer_detail", json={"sync_code": "CL"}))["walletBalances"][0]["id"]
     ok(c.post("/customer/delete", json={"sync_code": "CL"}))
     funding, _, _ = _accounts(server, m.id)
@@ -78,7 +105,9 @@ def test_closed_accounts_take_no_postings(server):
     async def credit(session):
         account = (await session.execute(select(Account).where(Account.owner_ref == wallet_id))).scalar_one()
         with pytest.raises(ledger.AccountClosed):
-            await ledger.post(session, merchant_id=m.id, kind="t", legs=[ledger.Leg(funding, -5), ledger.Leg(account, 5)])
+            await ledger.post(
+                session, merchant_id=m.id, kind="t", legs=[ledger.Leg(funding, -5), ledger.Leg(account, 5)]
+            )
 
     server.in_session(credit)
 
@@ -90,7 +119,15 @@ def test_concurrent_debits_take_exactly_what_is_there(pg_server):
     funding, sb1, sb2 = _accounts(server, m.id)
 
     async def fund(session):
-        await ledger.post(session, merchant_id=m.id, kind="t", legs=[ledger.Leg(await session.get(Account, funding.id), -1000), ledger.Leg(await session.get(Account, sb1.id), 1000)])
+        await ledger.post(
+            session,
+            merchant_id=m.id,
+            kind="t",
+            legs=[
+                ledger.Leg(await session.get(Account, funding.id), -1000),
+                ledger.Leg(await session.get(Account, sb1.id), 1000),
+            ],
+        )
 
     server.in_session(fund)
 
@@ -98,7 +135,11 @@ def test_concurrent_debits_take_exactly_what_is_there(pg_server):
         async with server.backend.db.sessions() as session, session.begin():
             src, dst = await session.get(Account, sb1.id), await session.get(Account, sb2.id)
             # Half of them move money the other way round too, which would deadlock without ordered locking.
-            legs = [ledger.Leg(src, -100), ledger.Leg(dst, 100)] if i % 2 == 0 else [ledger.Leg(dst, 100), ledger.Leg(src, -100)]
+            legs = (
+                [ledger.Leg(src, -100), ledger.Leg(dst, 100)]
+                if i % 2 == 0
+                else [ledger.Leg(dst, 100), ledger.Leg(src, -100)]
+            )
             await ledger.post(session, merchant_id=m.id, kind="t", legs=legs)
             await asyncio.sleep(0.01)  # hold the row lock a little, so the transactions really overlap
 
@@ -111,7 +152,9 @@ def test_concurrent_debits_take_exactly_what_is_there(pg_server):
     assert len(succeeded) == 10 and len(refused) == 30, results
 
     async def balances(session):
-        return dict((await session.execute(select(Account.id, Account.balance).where(Account.id.in_([sb1.id, sb2.id])))).all())
+        return dict(
+            (await session.execute(select(Account.id, Account.balance).where(Account.id.in_([sb1.id, sb2.id])))).all()
+        )
 
     assert server.in_session(balances) == {sb1.id: 0, sb2.id: 1000}
 
@@ -124,14 +167,25 @@ def test_concurrent_transfers_between_two_wallets_both_ways(pg_server):
 
     async def fund(session):
         f = await session.get(Account, funding.id)
-        await ledger.post(session, merchant_id=m.id, kind="t", legs=[ledger.Leg(f, -1000), ledger.Leg(await session.get(Account, a.id), 500), ledger.Leg(await session.get(Account, b.id), 500)])
+        await ledger.post(
+            session,
+            merchant_id=m.id,
+            kind="t",
+            legs=[
+                ledger.Leg(f, -1000),
+                ledger.Leg(await session.get(Account, a.id), 500),
+                ledger.Leg(await session.get(Account, b.id), 500),
+            ],
+        )
 
     server.in_session(fund)
 
     async def transfer(src_id, dst_id, amount):
         async with server.backend.db.sessions() as session, session.begin():
             src, dst = await session.get(Account, src_id), await session.get(Account, dst_id)
-            await ledger.post(session, merchant_id=m.id, kind="t", legs=[ledger.Leg(src, -amount), ledger.Leg(dst, amount)])
+            await ledger.post(
+                session, merchant_id=m.id, kind="t", legs=[ledger.Leg(src, -amount), ledger.Leg(dst, amount)]
+            )
 
     async def race():
         jobs = [transfer(a.id, b.id, 7) if i % 2 else transfer(b.id, a.id, 11) for i in range(60)]
@@ -149,7 +203,10 @@ def test_concurrent_transfers_between_two_wallets_both_ways(pg_server):
 
 def test_ledger_verify_cli_passes_then_catches_a_corrupted_posting(server):
     c, m = server.merchant_client()
-    ok(c.post("/customer/create", json={"sync_code": "V1", "name": "A", "wallet": [{"name": "K", "currency": "KHR"}]}), "SUCCESS")
+    ok(
+        c.post("/customer/create", json={"sync_code": "V1", "name": "A", "wallet": [{"name": "K", "currency": "KHR"}]}),
+        "SUCCESS",
+    )
     fund_wallets(server, m.id, "V1", {"KHR": 5000})
     good = server.cli("ledger", "verify")
     assert good.returncode == 0, good.stdout + good.stderr
@@ -181,6 +238,7 @@ def test_verify_reports_forbidden_negative(server):
     m = server.new_merchant()
     _, sb1, _ = _accounts(server, m.id)
     if server.name != "sqlite":
+
         async def plant(session):
             await session.execute(text("UPDATE ledger_accounts SET balance = -1 WHERE id = :id"), {"id": sb1.id})
 
@@ -200,4 +258,7 @@ def test_verify_reports_forbidden_negative(server):
 
     report = server.in_session(plant_and_verify)
     names = {name for name, row in report.problems if row.get("id") == sb1.id}
-    assert names == {"negative balance on an account that may not go negative", "balance differs from the sum of postings"}
+    assert names == {
+        "negative balance on an account that may not go negative",
+        "balance differs from the sum of postings",
+    }

@@ -64,7 +64,10 @@ def test_wirejson_is_exact_both_ways():
     body = wirejson.loads(b'{"a": 0.1, "b": 12345678901234567890.123456789, "c": 5}')
     assert body == {"a": Decimal("0.1"), "b": Decimal("12345678901234567890.123456789"), "c": 5}
     assert wirejson.dumps(body) == '{"a":0.1,"b":12345678901234567890.123456789,"c":5}'
-    assert wirejson.dumps({"kh": "ជោគជ័យ", "n": None, "t": True, "l": [1, Decimal("0.01")]}) == '{"kh":"ជោគជ័យ","n":null,"t":true,"l":[1,0.01]}'
+    assert (
+        wirejson.dumps({"kh": "ជោគជ័យ", "n": None, "t": True, "l": [1, Decimal("0.01")]})
+        == '{"kh":"ជោគជ័យ","n":null,"t":true,"l":[1,0.01]}'
+    )
     with pytest.raises(TypeError):
         wirejson.dumps({"x": 0.1})
     for bad in (b"NaN", b'{"a": -Infinity}', b"{", b"[" * 50000):

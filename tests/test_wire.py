@@ -29,7 +29,14 @@ def test_no_content_type_and_odd_content_types_are_read_as_json(server):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{not json", b'{"sync_code": "S3", "name": NaN}', b'{"a": Infinity}', b"\xff\xfe\x00", b"[" * 100000 + b"]" * 100000, b'{"a":' * 6000 + b"1" + b"}" * 6000],
+    [
+        b"{not json",
+        b'{"sync_code": "S3", "name": NaN}',
+        b'{"a": Infinity}',
+        b"\xff\xfe\x00",
+        b"[" * 100000 + b"]" * 100000,
+        b'{"a":' * 6000 + b"1" + b"}" * 6000,
+    ],
 )
 def test_malformed_bodies_get_an_envelope(server, raw):
     c, _ = server.merchant_client()
@@ -50,8 +57,13 @@ def test_non_object_json_is_refused(server):
 
 def test_wrong_types_are_validation_errors(server):
     c, _ = server.merchant_client()
-    for body in ({"sync_code": ["a"], "name": "A"}, {"sync_code": {"x": 1}, "name": "A"}, {"sync_code": True, "name": "A"},
-                 {"sync_code": 10**40, "name": "A"}, {"sync_code": "S4", "name": 1.5}):
+    for body in (
+        {"sync_code": ["a"], "name": "A"},
+        {"sync_code": {"x": 1}, "name": "A"},
+        {"sync_code": True, "name": "A"},
+        {"sync_code": 10**40, "name": "A"},
+        {"sync_code": "S4", "name": 1.5},
+    ):
         r = c.post("/customer/create", json=body)
         assert r.status_code == 200
         assert r.json()["code"] == "ERR_MISSED_FIELD" and "must be a string" in r.json()["message"]
@@ -78,11 +90,15 @@ def test_request_id_header_and_access_log(server, access_log):
     r = c.post("/customer/get_customer_detail", json={"sync_code": "nobody"})
     rid = r.headers["X-Request-Id"]
     assert len(rid) == 32
-    r2 = c.post("/customer/get_customer_detail", json={"sync_code": "nobody"}, headers={"X-Request-Id": "client-chosen-id-123"})
+    r2 = c.post(
+        "/customer/get_customer_detail", json={"sync_code": "nobody"}, headers={"X-Request-Id": "client-chosen-id-123"}
+    )
     assert r2.headers["X-Request-Id"] == "client-chosen-id-123"
     bad = c.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
     assert bad.headers["X-Request-Id"] != "bad id with spaces"
-    assert any(f"rid={rid}" in line and "POST /customer/get_customer_detail" in line and " 200 " in line for line in access_log)
+    assert any(
+        f"rid={rid}" in line and "POST /customer/get_customer_detail" in line and " 200 " in line for line in access_log
+    )
     assert any("rid=client-chosen-id-123" in line for line in access_log)
     # Errors carry one too.
     r = c.post("/nowhere")
@@ -110,7 +126,15 @@ def test_openapi_describes_the_real_bodies(server):
     assert {"sync_code", "name", "wallet"} <= set(schemas["CreateCustomerRequest"]["properties"])
     assert schemas["CreateCustomerRequest"]["properties"]["sync_code"]["maxLength"] == 50
     assert "walletBalances" in schemas["CustomerDetailOut"]["properties"]
-    assert spec["paths"]["/merchantsecurity/authorize"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("AuthorizeRequest")
+    assert spec["paths"]["/merchantsecurity/authorize"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "$ref"
+    ].endswith("AuthorizeRequest")
     for path in ("/customer/create", "/customer/get_customer_detail", "/customer/update", "/customer/delete"):
         assert path in spec["paths"]
-        assert spec["paths"][path]["post"].get("security") == [{"HTTPBearer": []}] or spec["paths"][path]["post"].get("security")
+        assert spec["paths"][path]["post"]["security"] == [{"HTTPBearer": []}]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert "security" not in spec["paths"]["/merchantsecurity/authorize"]["post"]

@@ -103,7 +103,15 @@ def seed(file: Annotated[Path, typer.Argument(help="fixture file (.json, .yaml o
         raise typer.Exit(2) from None
     for m in report.merchants:
         out.print(f"merchant {m['name']}", highlight=False)
-        for key in ("client_id", "merchant_token", "client_secret", "bill_hash_key", "referrer_key", "sdk_secret", "webhook_secret"):
+        for key in (
+            "client_id",
+            "merchant_token",
+            "client_secret",
+            "bill_hash_key",
+            "referrer_key",
+            "sdk_secret",
+            "webhook_secret",
+        ):
             out.print(f"  {key}: {m.get(key, '')}", highlight=False)
     for b in report.banks:
         out.print(f"bank {b['code']}\n  api_token: {b['api_token']}", highlight=False)

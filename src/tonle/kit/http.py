@@ -73,9 +73,9 @@ def install_openapi(app: FastAPI) -> None:
             js = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(js.pop("$defs", {}))
             components[name] = js
-        schema["components"]["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-        }
+        bearer = schema["components"].get("securitySchemes", {}).get("HTTPBearer")
+        if bearer is not None:
+            bearer["bearerFormat"] = "JWT"
         app.openapi_schema = schema
         return schema
 
