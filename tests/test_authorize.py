@@ -209,3 +209,26 @@ def test_access_token_expires_after_its_lifetime(server):
         clock.advance(server.settings.access_token_ttl_seconds + 1)
         r = c.post("/customer/get_customer_detail", json={"sync_code": "C1"})
         assert r.status_code == 401 and r.json()["message"] == "Token expired"
+
+
+def test_concurrent_uses_of_one_refresh_token_grant_once(pg_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = pg_server
+    m = server.new_merchant()
+    first = server.authorize(m)
+
+    def spend(_):
+        with server.client() as c:
+            return c.post("/merchantsecurity/authorize", json=_body(m, refreshToken=first["refreshToken"])).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(spend, range(6)))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) == {200, 401}
+
+
+def test_authentication_comes_before_body_parsing(server):
+    with server.client() as c:
+        r = c.post("/customer/create", content=b"{not json")
+    assert r.status_code == 401 and r.json()["message"] == "Missing bearer token"
