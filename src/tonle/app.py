@@ -21,6 +21,10 @@ from tonle.kit.errors import AuthError, TonleError
 from tonle.kit.http import install_openapi
 from tonle.kit.wirejson import WireJSONResponse
 from tonle.merchants.router import router as merchants_router
+from tonle.payments.router import router as payments_router
+from tonle.sandbox.bank_api import router as bank_router
+from tonle.sandbox.pages import router as pages_router
+from tonle.sdk.router import router as sdk_router
 
 log = logging.getLogger("tonle")
 
@@ -59,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(TonleError)
     async def on_tonle_error(request: Request, exc: TonleError) -> WireJSONResponse:
-        return envelope.product(exc.code, exc.data, compat, status=exc.status, text=exc.text, headers=exc.headers)
+        return envelope.error(exc, compat)
 
     @app.exception_handler(AuthError)
     async def on_auth_error(request: Request, exc: AuthError) -> WireJSONResponse:
@@ -113,6 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(merchants_router)
     app.include_router(customers_router)
+    app.include_router(payments_router)
+    app.include_router(sdk_router)
+    app.include_router(bank_router)
+    app.include_router(pages_router)
     install_openapi(app)
     app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, compat=compat, log=settings.access_log)
     return app

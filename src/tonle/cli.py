@@ -12,14 +12,17 @@ import typer
 from rich.console import Console
 
 from tonle.config import get_settings
+from tonle.sandbox.client import DEMO, DEMO_BANK_TOKEN
 
 app = typer.Typer(help="Tonle: a payment gateway that speaks the Bill24 merchant APIs.", no_args_is_help=True)
 merchant_app = typer.Typer(help="Manage merchants (billers).", no_args_is_help=True)
 ledger_app = typer.Typer(help="Inspect the ledger.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Drive the sandbox over HTTP, as an SDK and a bank would.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
-out = Console()
-err = Console(stderr=True)
+app.add_typer(sandbox_app, name="sandbox")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _db():
@@ -162,6 +165,71 @@ def ledger_verify() -> None:
     for name, row in report.problems:
         out.print(f"[red]FAIL[/red] {name}: {row}")
     raise typer.Exit(1)
+
+
+def _base_url(given: str | None) -> str:
+    if given:
+        return given.rstrip("/")
+    s = get_settings()
+    return s.public_url.rstrip("/") if s.public_url else f"http://{s.host}:{s.port}"
+
+
+# The demo sandbox's credentials (fixtures/demo.json) are the defaults; the environment or flags override them.
+def _opt(env: str, help_: str) -> object:
+    return typer.Option(envvar=env, help=help_)
+
+
+@sandbox_app.command("topup")
+def sandbox_topup(
+    sync_code: Annotated[str, typer.Argument(help="the customer's sync code")],
+    amount: Annotated[str, typer.Argument(help="amount in the currency's major unit, e.g. 12000 or 5.50")],
+    currency: Annotated[str, typer.Argument(help="KHR or USD: the wallet to top up")],
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+    merchant_token: Annotated[str, _opt("TONLE_SANDBOX_MERCHANT_TOKEN", "merchant token")] = DEMO.merchant_token,
+    client_id: Annotated[str, _opt("TONLE_SANDBOX_CLIENT_ID", "client id")] = DEMO.client_id,
+    client_secret: Annotated[str, _opt("TONLE_SANDBOX_CLIENT_SECRET", "client secret")] = DEMO.client_secret,
+    referrer_key: Annotated[str, _opt("TONLE_SANDBOX_REFERRER_KEY", "referrer key")] = DEMO.referrer_key,
+    sdk_secret: Annotated[str, _opt("TONLE_SANDBOX_SDK_SECRET", "SDK shared secret")] = DEMO.sdk_secret,
+) -> None:
+    """Open a wallet top-up through the encrypted SDK endpoint; prints its tran_id for `tonle sandbox pay`."""
+    from decimal import Decimal, InvalidOperation
+
+    from tonle.sandbox import client
+
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        err.print(f"[red]not an amount: {amount}[/red]")
+        raise typer.Exit(2) from None
+    creds = client.MerchantCreds(merchant_token, client_id, client_secret, referrer_key, sdk_secret)
+    try:
+        answer = client.topup(_base_url(base_url), creds, sync_code, value, currency)
+    except (client.SandboxError, OSError) as exc:
+        err.print(f"[red]top-up refused: {exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"tran_id: {answer['tran_id']}", highlight=False)
+    out.print(f"  {answer['amount']} {answer['currency']} pending until {answer['expire_date']}", highlight=False)
+
+
+@sandbox_app.command("pay")
+def sandbox_pay(
+    tran_id: Annotated[str, typer.Argument(help="the transaction to pay")],
+    bank: Annotated[str, typer.Option(help="the paying bank's code (informational; the token names the bank)")] = "ABA",
+    bank_token: Annotated[str, _opt("TONLE_SANDBOX_BANK_TOKEN", "the bank's API token")] = DEMO_BANK_TOKEN,
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+) -> None:
+    """Pay a transaction as a bank does: inquiry, then confirm, over HTTP."""
+    from tonle.sandbox import client
+
+    try:
+        answer = client.pay(_base_url(base_url), bank_token, tran_id)
+    except (client.SandboxError, OSError) as exc:
+        err.print(f"[red]payment refused: {exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(
+        f"paid {answer['tran_id']} via {bank}: {answer['total_amount']} {answer['currency']}, bank_ref {answer['bank_ref']}",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     auth_fail_limit_per_client: int = Field(default=10, ge=1)
     auth_fail_limit_per_address: int = Field(default=30, ge=1)
 
+    # How long an Idempotency-Key and its answer are kept.
+    idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # How long a pending wallet top-up waits for the bank before it expires.
+    topup_ttl_seconds: int = Field(default=3600, ge=60)
+
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     access_log: bool = True
 

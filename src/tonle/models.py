@@ -2,8 +2,10 @@
 
 from tonle.customers.models import Customer, Wallet
 from tonle.db import Base
+from tonle.idempotency.models import IdempotencyKey
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
+from tonle.payments.models import Bill, BillDetail, Transaction
 from tonle.sandbox.models import Bank
 from tonle.subbillers.models import SubBiller
 
@@ -12,11 +14,15 @@ __all__ = [
     "AuthFailure",
     "Bank",
     "Base",
+    "Bill",
+    "BillDetail",
     "Customer",
     "Entry",
+    "IdempotencyKey",
     "Merchant",
     "Posting",
     "RefreshToken",
     "SubBiller",
+    "Transaction",
     "Wallet",
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, text
@@ -48,5 +49,7 @@ class Wallet(Base):
     name: Mapped[str] = mapped_column(String(255))
     currency: Mapped[str] = mapped_column(String(3))
     position: Mapped[int] = mapped_column(Integer)  # wallet order: 0 is the default payment method
+    # The wallet's payment method token (get_payment_methods' ``token``, settle payment's payment_method_token).
+    payment_token: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = created_at()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -63,3 +63,86 @@ INTERNAL = Code("ERR_INTERNAL", "Internal error. Quote the request id when repor
 UNAVAILABLE = Code(
     "ERR_UNAVAILABLE", "The service is temporarily unavailable. Retry later.", "សេវាកម្មមិនអាចប្រើបានបណ្ដោះអាសន្ន។"
 )
+
+# --- settle payment, bills, transactions ---
+SETTLED = Code(
+    "000",
+    "Push bill and capture payment successfully !",
+    "បញ្ជូនវិក័យ្យបត្រនិងធ្វើការទូទាត់រួចរាល់ !",
+    live_code="SUCCESS",
+    live_en="Bill pushed and payment captured successfully.",
+)
+# Σ details ≠ total: the docs answer 101; the live server answers ERR_MISSED_FIELD (see payments.schemas).
+TOTAL_MISMATCH = Code("101", "", "")
+BILLFLOW_DISABLED = Code(
+    "310",
+    "Biller has not enabled BILLFLOW. Please enable and try again",
+    "ម្ចាស់អជីវកម្មពុំទាន់បើកដំណើរការBILLFLOW។សូមបើកដំណើរការជាមុននិងសាកល្បងម្តងទៀត",
+)
+PAYMENT_METHOD_NOT_FOUND = Code("312", "Payment method not found", "រកមិនឃើញវិធីបង់ប្រាក់នេះ")
+PAYMENT_TOKEN_INVALID = Code("314", "Payment method token invalid", "Payment Token មិនត្រឹមត្រូវ")
+SETTLEMENT_SUPPLIER_NOT_FOUND = Code(
+    "315",
+    "Settlement supplier not found",
+    "រកមិនឃើញម្ចាស់អជីវកម្មដែលត្រូវទូទាត់ទៅកាន់",
+    live_en="Invalid payment_to.Supplier not found.",
+)
+SETTLEMENT_LINK_NOT_FOUND = Code(
+    "316", "Settlement supplier link not found", "រកមិនឃើញការភ្ចាប់ការទូរទាត់ រវាងម្ចាស់អជីវកម្មដែលត្រូវទូទាត់ទៅ"
+)
+HASH_CONFIG_NOT_FOUND = Code("317", "Hash token config not found", "មិនមាន config hash token")
+HASH_INVALID = Code("318", "Invalid hash token", "Hash token មិនត្រឹមត្រូវ")
+BILL_ALREADY_PAID = Code("323", "Bill(s) already paid.", "វិក្កយបត្របានទូទាត់រួចរាល់")
+BILL_NOT_FOUND = Code("324", "Bill not found.", "វិក្កយបត្ររកមិនឃើញ។")
+BILL_EXISTS = Code("327", "Bill already exist", "វិក្កយបត្រនេះមានរួចហើយ")
+INSUFFICIENT_BALANCE = Code(
+    "401",
+    "Insufficient balance in the wallet to proceed with payment.",
+    "កាបូបលុយអេឡិចត្រូនិចសមតុល្យមិនគ្រប់គ្រាន់សូមធ្វើការបញ្ចូលលុយដើម្បីបន្តការទូទាត់",
+)
+CURRENCY_MISMATCH = Code(
+    "ERR_CURRENCY_MISMATCH",
+    "The payment method's currency does not match the bill's currency.",
+    "រូបិយប័ណ្ណនៃវិធីបង់ប្រាក់មិនត្រូវនឹងរូបិយប័ណ្ណនៃវិក្កយបត្រទេ។",
+)
+TRANSACTION_FOUND = Code("000", "Transaction found", "ប្រតិបត្តិការបានរកឃើញ")
+RECORD_NOT_FOUND = Code("404", "Record not found", "រកមិនឃើញទិន្នន័យ")
+
+# --- Idempotency-Key (Tonle) ---
+IDEMPOTENCY_KEY_INVALID = Code(
+    "ERR_IDEMPOTENCY_KEY_INVALID",
+    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+    "Idempotency-Key ត្រូវមាន 1 ដល់ 255 តួអក្សរ ASCII។",
+)
+IDEMPOTENCY_KEY_REUSED = Code(
+    "ERR_IDEMPOTENCY_KEY_REUSED",
+    "This Idempotency-Key was already used with a different request.",
+    "Idempotency-Key នេះត្រូវបានប្រើរួចហើយជាមួយសំណើផ្សេង។",
+)
+IDEMPOTENCY_IN_PROGRESS = Code(
+    "ERR_IDEMPOTENCY_IN_PROGRESS",
+    "A request with this Idempotency-Key is still in progress. Retry shortly.",
+    "សំណើដែលមាន Idempotency-Key នេះកំពុងដំណើរការ។ សូមព្យាយាមម្តងទៀតបន្តិចទៀត។",
+)
+
+# --- SDK endpoints ---
+UNDECRYPTABLE = Code(
+    "ERR_INVALID_ENCRYPTED_BODY",
+    "The encrypted body could not be decrypted with this merchant's SDK key.",
+    "មិនអាចឌិគ្រីបទិន្នន័យបានទេ។",
+)
+
+# --- bank-facing API (its envelope answers "SUCCESS"; error codes are Tonle's, see docs/compatibility.md) ---
+BANK_SUCCESS = Code("SUCCESS", "Success", KH_SUCCESS)
+BANK_CONFIRMED = Code("SUCCESS", "Payment confirmed", "ការទូទាត់ត្រូវបានបញ្ជាក់")
+BANK_ALREADY_CONFIRMED = Code("SUCCESS", "Payment already confirmed", "ការទូទាត់ត្រូវបានបញ្ជាក់រួចហើយ")
+TRAN_NOT_FOUND = Code("TRANSACTION_NOT_FOUND", "Transaction not found", "រកមិនឃើញប្រតិបត្តិការ")
+TRAN_EXPIRED = Code("TRANSACTION_EXPIRED", "Transaction expired", "ប្រតិបត្តិការផុតកំណត់")
+TRAN_ALREADY_PAID = Code("TRANSACTION_ALREADY_PAID", "Transaction already paid", "ប្រតិបត្តិការបានទូទាត់រួចហើយ")
+TRAN_NOT_PAYABLE = Code("TRANSACTION_NOT_PAYABLE", "Transaction cannot be paid", "ប្រតិបត្តិការមិនអាចទូទាត់បានទេ")
+BANK_PAYMENT_TOKEN_INVALID = Code(
+    "INVALID_PAYMENT_TOKEN", "Invalid payment token: make an inquiry first", "Payment token មិនត្រឹមត្រូវ"
+)
+BANK_AMOUNT_MISMATCH = Code("AMOUNT_MISMATCH", "Amount does not match the transaction", "ចំនួនទឹកប្រាក់មិនត្រូវគ្នា")
+BANK_CURRENCY_MISMATCH = Code("CURRENCY_MISMATCH", "Currency does not match the transaction", "រូបិយប័ណ្ណមិនត្រូវគ្នា")
+BANK_VALIDATION = Code("ERR_MISSED_FIELD", "", "")

@@ -10,6 +10,7 @@ from typing import Any
 
 from tonle.config import Compat
 from tonle.kit.codes import Code
+from tonle.kit.errors import TonleError
 from tonle.kit.wirejson import WireJSONResponse
 
 
@@ -34,3 +35,8 @@ def security(
     code: int, message: str, data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> WireJSONResponse:
     return WireJSONResponse({"code": code, "message": message, "data": data}, status_code=status, headers=headers)
+
+
+def error(exc: TonleError, compat: Compat) -> WireJSONResponse:
+    """A business error in the product envelope (one rendering for the app's handler and the idempotency layer)."""
+    return product(exc.code, exc.data, compat, status=exc.status, text=exc.text, headers=exc.headers)

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from sqlalchemy import select
 
+from tonle.kit import crypto
 from tonle.kit.errors import AuthError
 from tonle.kit.http import Session
 from tonle.merchants.models import Merchant
@@ -33,3 +35,24 @@ async def current_merchant(request: Request, session: Session, _doc: object = De
 
 
 CurrentMerchant = Annotated[Merchant, Depends(current_merchant)]
+
+
+async def sdk_merchant(request: Request, session: Session) -> Merchant:
+    """The SDK endpoints authenticate with the bare merchant ``token`` header and the referrer key
+    (``X-Referrer-Key``; an older client spells it ``Referer-Key``)."""
+    token = request.headers.get("token", "").strip()
+    referrer = (request.headers.get("x-referrer-key") or request.headers.get("referer-key") or "").strip()
+    if not token:
+        raise AuthError("Missing merchant token header")
+    merchant = (
+        await session.execute(select(Merchant).where(Merchant.merchant_token_digest == crypto.digest(token)))
+    ).scalar_one_or_none()
+    if merchant is None or not merchant.active:
+        raise AuthError("Invalid merchant token")
+    if not referrer or not crypto.same(crypto.digest(referrer), merchant.referrer_key_digest):
+        raise AuthError("Invalid referrer key")
+    request.state.merchant_id = merchant.id
+    return merchant
+
+
+SdkMerchant = Annotated[Merchant, Depends(sdk_merchant)]

@@ -27,6 +27,9 @@ class Merchant(Base):
     webhook_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     proxy_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     wallet_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    billflow_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # settle payment answers 310 when off
+    # Settle payment answers 316 unless the sub-biller has a linked settlement account.
+    require_settlement_link: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_at()
 

@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from tonle.customers import repository as customers
+from tonle.idempotency.service import idempotent
+from tonle.kit import codes, envelope
+from tonle.kit.errors import TonleError
+from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.kit.money import display, to_major
+from tonle.kit.timefmt import DOTNET_ZERO, dotnet, dotnet_local, local_to_utc, parse_wire_date
+from tonle.kit.validate import Checker
+from tonle.merchants.auth import CurrentMerchant
+from tonle.payments import repository as repo
+from tonle.payments import schemas, service, topup
+from tonle.payments.models import Bill, BillDetail, Transaction
+
+router = APIRouter(tags=["Payments"])
+MAX_PAGE_SIZE = 100
+
+
+def by_merchant(kwargs: dict[str, Any]) -> str:
+    return f"m:{kwargs['merchant'].id}"
+
+
+# ---------------------------------------------------------------- payment methods and balances
+
+
+@router.get(
+    "/instant_payment/{customer_sync_code}/get_payment_methods",
+    summary="Get Payment Methods: one item per wallet, the first one the default",
+)
+async def get_payment_methods(customer_sync_code: str, merchant: CurrentMerchant, session: Session, compat: CompatDep):
+    customer = await service.customer_or_311(session, merchant, customer_sync_code, [])
+    items = []
+    for i, (w, balance) in enumerate(await customers.wallets_with_balances(session, merchant.id, customer.id)):
+        shown = f"{display(balance, w.currency)} {w.currency}"
+        items.append(
+            {
+                "id": w.id,
+                "type": "wallet",
+                "name": w.name,
+                "sub_title": f"Balance : {shown}",
+                "sub_title_kh": f"សមតុល្យ : {shown}",
+                "token": w.payment_token,
+                "is_default": i == 0,
+                "logo": "",
+            }
+        )
+    return envelope.product(codes.SUCCESS, items, compat)
+
+
+@router.post(
+    "/instant_payment/get_wallet_balance",
+    summary="Get Wallet Balance",
+    openapi_extra=body_schema(schemas.CustomerSyncCodeRequest),
+)
+@idempotent(by_merchant)
+async def get_wallet_balance(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
+):
+    customer = await service.customer_or_311(session, merchant, schemas.parse_customer_code(body), [])
+    wallets = await customers.wallets_with_balances(session, merchant.id, customer.id)
+    data = [
+        {"id": w.id, "name": w.name, "balance": to_major(b, w.currency), "currency": w.currency} for w, b in wallets
+    ]
+    return envelope.product(codes.SUCCESS, data, compat)
+
+
+@router.post(
+    "/instant_payment/get_wallet_histories",
+    summary="Get Wallet History: postings of the customer's wallets, newest first, with running balance",
+    openapi_extra=body_schema(schemas.WalletHistoryRequest),
+)
+@idempotent(by_merchant)
+async def get_wallet_histories(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
+):
+    c = Checker(body)
+    sync_code = c.string("customer_sync_code", required=True, max_len=50, unit="digits")
+    wallet_id = c.string("wallet_id", max_len=36)
+    tran_type = c.string("tran_type", max_len=40)
+    bounds = []
+    for key in ("d1", "d2"):
+        raw = c.string(key, max_len=40)
+        parsed = parse_wire_date(raw) if raw else None
+        if raw and parsed is None:
+            c.fail((f"[{key}] is not a valid date.", f"[{key}] មិនមែនជាកាលបរិច្ឆេទត្រឹមត្រូវទេ។"))
+        bounds.append(local_to_utc(parsed) if parsed else None)
+    page = body.get("pagination") or {}
+    if not isinstance(page, dict):
+        c.fail(("The [pagination] field must be a object.", "[pagination] ត្រូវតែជា object។"))
+        page = {}
+    index, size = page.get("page_index", 1), page.get("page_size", 30)
+    for key, value in (("page_index", index), ("page_size", size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            c.fail(
+                (f"[pagination.{key}] must be a whole number of at least 1.", f"[pagination.{key}] ត្រូវតែជាចំនួនគត់ ≥ 1។")
+            )
+    c.done()
+    assert sync_code is not None
+    customer = await service.customer_or_311(session, merchant, sync_code, None)
+    size = min(size, MAX_PAGE_SIZE)
+    result = await service.wallet_history(
+        session,
+        merchant,
+        customer,
+        wallet_id=wallet_id,
+        tran_type=tran_type,
+        since=bounds[0],
+        until=bounds[1],
+        page_index=index,
+        page_size=size,
+    )
+    items = []
+    for posting, wallet, entry, tran in result.rows:
+        items.append(
+            {
+                "id": str(posting.id),
+                "transaction_id": tran.id if tran else None,
+                "wallet_id": wallet.id,
+                "wallet_name": wallet.name,
+                "tran_type": tran.type if tran else entry.kind,
+                "reference": tran.reference if tran else "",
+                "description": tran.description if tran else entry.memo,
+                "direction": "credit" if posting.amount > 0 else "debit",
+                "amount": to_major(posting.amount, posting.currency),
+                "balance_after": to_major(posting.balance_after, posting.currency),
+                "currency": posting.currency,
+                "tran_date": dotnet_local(posting.created_at),
+            }
+        )
+    pages = (result.total + size - 1) // size
+    data = {
+        "items": items,
+        "pagination": {"page_index": index, "page_size": size, "total_count": result.total, "total_pages": pages},
+    }
+    return envelope.product(codes.SUCCESS, data, compat)
+
+
+# ---------------------------------------------------------------- settle payment
+
+
+@router.post(
+    "/bill_payment/push_bill_with_payment",
+    summary="Settle Payment: push a bill and pay it from the customer's wallet to a sub-biller",
+    openapi_extra=body_schema(schemas.SettleRequest),
+)
+@idempotent(by_merchant)
+async def push_bill_with_payment(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
+):
+    inp = schemas.parse_settle(body, compat)
+    outcome = await service.settle(session, merchant, inp, compat)
+    if not outcome.paid:
+        # Kept unpaid with a checkout link; the answer is still "insufficient balance" with no bill [OBS/INF].
+        return envelope.product(codes.INSUFFICIENT_BALANCE, dict(service.NO_BILL), compat)
+    return envelope.product(codes.SETTLED, {"bill": {"status": "success"}, "payment": {"status": "success"}}, compat)
+
+
+# ---------------------------------------------------------------- bills and transactions
+
+
+def checkout_link(settings: Any, bill: Bill) -> str:
+    return f"{settings.issuer}/checkoutv2/{bill.checkout_ref}" if bill.checkout_ref else ""
+
+
+def _single_bill(settings: Any, bill: Bill, sync_code: str, details: list[BillDetail]) -> dict[str, Any]:
+    cur = bill.currency
+    return {
+        "ref_id": bill.ref_id,
+        "date": dotnet(bill.date),
+        "due_date": dotnet(bill.due_date),
+        "description": bill.description,
+        "currency": cur,
+        "total_amount": to_major(bill.total_amount, cur),
+        "customer_sync_code": sync_code,
+        "bill_status": bill.status,
+        "details": [
+            {
+                "item_name": d.item_name,
+                "description": d.description,
+                "quantity": d.quantity,
+                "price": to_major(d.price, cur),
+                "amount": to_major(d.amount, cur),
+            }
+            for d in details
+        ],
+        "payment": {
+            "checkout_link": checkout_link(settings, bill),
+            "checkout_ref": bill.checkout_ref or "",
+            "payment_date": dotnet_local(bill.payment_date),
+            "payment_method": bill.payment_method,
+        },
+    }
+
+
+def _listed_bill(settings: Any, bill: Bill, sync_code: str, details: list[BillDetail]) -> dict[str, Any]:
+    """The Gen 1 list shape: the single-bill fields plus total_tax, invoice_status, tax lines and payment_ref."""
+    out = _single_bill(settings, bill, sync_code, [])
+    cur = bill.currency
+    out["total_tax"] = to_major(bill.total_tax, cur)
+    out["invoice_status"] = "success" if bill.status == "paid" else bill.status
+    out["details"] = [
+        {
+            "item_name": d.item_name,
+            "description": d.description,
+            "quantity": d.quantity,
+            "price": to_major(d.price, cur),
+            "amount": to_major(d.amount, cur),
+            "tax_amount": to_major(d.tax_amount, cur),
+            "tax_name": d.tax_name,
+        }
+        for d in details
+    ]
+    out["payment"]["payment_ref"] = bill.payment_ref
+    return out
+
+
+EMPTY_BILL = {
+    "ref_id": "",
+    "date": DOTNET_ZERO,
+    "due_date": DOTNET_ZERO,
+    "description": "",
+    "currency": "",
+    "total_amount": 0,
+    "customer_sync_code": "",
+    "bill_status": "",
+    "details": [],
+    "payment": {"checkout_link": "", "checkout_ref": "", "payment_date": None, "payment_method": ""},
+}
+
+
+@router.get("/bill_payment/{customer_sync_code}/get_bills", summary="Get list bills, newest first")
+async def get_bills(
+    customer_sync_code: str, merchant: CurrentMerchant, session: Session, compat: CompatDep, settings: SettingsDep
+):
+    customer = await service.customer_or_311(session, merchant, customer_sync_code, [])
+    bills = await repo.bills_of(session, merchant.id, customer.id)
+    details = await repo.details_of(session, [b.id for b in bills])
+    data = [_listed_bill(settings, b, customer.sync_code, details[b.id]) for b in bills]
+    return envelope.product(codes.SUCCESS, data, compat)
+
+
+@router.get("/instant_payment/get_single_bill/{ref_id}", summary="Get single bill")
+async def get_single_bill(
+    ref_id: str, merchant: CurrentMerchant, session: Session, compat: CompatDep, settings: SettingsDep
+):
+    bill = await repo.bill_by_ref(session, merchant.id, ref_id)
+    if bill is None:
+        raise TonleError(codes.BILL_NOT_FOUND, EMPTY_BILL)
+    customer = await repo.customer_by_id(session, merchant.id, bill.customer_id)
+    details = (await repo.details_of(session, [bill.id]))[bill.id]
+    return envelope.product(
+        codes.SUCCESS, _single_bill(settings, bill, customer.sync_code if customer else "", details), compat
+    )
+
+
+def transaction_out(
+    tran: Transaction, customer_name: str, customer_name_kh: str | None, merchant_id: str
+) -> dict[str, Any]:
+    cur = tran.currency
+    return {
+        "reference_id": tran.reference,
+        "transaction_id": tran.id,
+        "supplier_id": tran.sub_biller_id or merchant_id,
+        "transaction_type": tran.type,
+        "tran_amount": to_major(tran.amount, cur),
+        "total_amount": to_major(tran.amount + tran.fee, cur),
+        "currency": cur,
+        "tran_date": dotnet_local(tran.tran_date),
+        "expire_date": dotnet_local(tran.expire_date),
+        "status": topup.effective_status(tran),
+        "customer_name": customer_name,
+        "customer_name_kh": customer_name_kh or "",
+        "bank_id": tran.bank_code,
+        "bank_ref": tran.bank_ref,
+    }
+
+
+@router.post(
+    "/transaction/instant_payment/detail",
+    summary="Get Transaction Detail by bill reference (or top-up tran_id)",
+    openapi_extra=body_schema(schemas.ReferenceRequest),
+)
+@idempotent(by_merchant)
+async def transaction_detail(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
+):
+    tran = await repo.transaction_by_reference(session, merchant.id, schemas.parse_reference(body))
+    if tran is None:
+        raise TonleError(codes.RECORD_NOT_FOUND)
+    customer = await repo.customer_by_id(session, merchant.id, tran.customer_id) if tran.customer_id else None
+    data = transaction_out(tran, customer.name if customer else "", customer.name_kh if customer else None, merchant.id)
+    return envelope.product(codes.TRANSACTION_FOUND, data, compat)

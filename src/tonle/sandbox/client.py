@@ -1,0 +1,124 @@
+"""The sandbox CLI's HTTP side: drives the same endpoints a merchant's SDK and a bank call, over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tonle.kit import sdkcrypto, wirejson
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+@dataclass
+class MerchantCreds:
+    merchant_token: str
+    client_id: str
+    client_secret: str
+    referrer_key: str
+    sdk_secret: str
+
+
+# The demo sandbox's credentials (fixtures/demo.json): public by design, the CLI's defaults.
+DEMO = MerchantCreds(
+    merchant_token="3687203e-1cf4-43de-8a1c-c2192248132a",
+    client_id="demo-client",
+    client_secret="demo-secret",  # noqa: S106
+    referrer_key="demo-referrer",
+    sdk_secret="demo-sdk-shared-secret",  # noqa: S106
+)
+DEMO_BANK_TOKEN = "demo-bank-token"  # noqa: S105
+
+
+def _json(r: httpx.Response) -> dict[str, Any]:
+    try:
+        body = wirejson.loads(r.content)
+    except wirejson.InvalidJSON:
+        raise SandboxError(f"HTTP {r.status_code}: {r.text[:200]}") from None
+    if r.status_code >= 400 or not isinstance(body, dict):
+        raise SandboxError(f"HTTP {r.status_code}: {r.text[:300]}")
+    return body
+
+
+def _ok(r: httpx.Response, *success: object) -> Any:
+    body = _json(r)
+    if body.get("code") not in success:
+        raise SandboxError(f"{body.get('code')}: {body.get('message')}")
+    return body.get("data")
+
+
+def topup(base_url: str, creds: MerchantCreds, sync_code: str, amount: Decimal, currency: str) -> dict[str, Any]:
+    """Authorize, find the customer's wallet in ``currency``, and open a top-up through the encrypted SDK endpoint."""
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        auth = _ok(
+            c.post(
+                "/merchantsecurity/authorize",
+                json={
+                    "token": creds.merchant_token,
+                    "clientId": creds.client_id,
+                    "secret": creds.client_secret,
+                    "refreshToken": "",
+                },
+            ),
+            200,
+        )
+        detail = _ok(
+            c.post(
+                "/customer/get_customer_detail",
+                json={"sync_code": sync_code},
+                headers={"Authorization": f"Bearer {auth['token']}"},
+            ),
+            "000",
+        )
+        wallet = next((w for w in detail["walletBalances"] if w["currency"] == currency.upper()), None)
+        if wallet is None:
+            raise SandboxError(f"customer {sync_code} has no {currency.upper()} wallet")
+        blob = sdkcrypto.encrypt(creds.sdk_secret, {"id": wallet["id"], "amount": amount})
+        data = _ok(
+            c.post(
+                "/instantpaymentsdk/wallet/topup",
+                content=wirejson.dumps({"encrypted": blob}),
+                headers={
+                    "token": creds.merchant_token,
+                    "X-Referrer-Key": creds.referrer_key,
+                    "Content-Type": "application/json",
+                },
+            ),
+            "000",
+        )
+        return sdkcrypto.decrypt(creds.sdk_secret, data["encrypted"])
+
+
+def pay(base_url: str, bank_token: str, tran_id: str, bank_ref: str | None = None) -> dict[str, Any]:
+    """What a bank does: inquiry for the amounts and a payment token, then confirm with them."""
+    headers = {"token": bank_token, "Content-Type": "application/json"}
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        found = _ok(
+            c.post("/payment/v5/inquiry", json={"identity_code": tran_id, "fee_channel": "MERCHANT"}, headers=headers),
+            "SUCCESS",
+        )
+        t = found["transaction"]
+        confirm = {
+            "identity_code": tran_id,
+            "fee_channel": t["fee_channel"],
+            "bank_ref": bank_ref or f"SBX{uuid.uuid4().hex[:12].upper()}",
+            "bank_date": dt.date.today().isoformat(),
+            "original_amount": t["original_amount"],
+            "convenience_fee_amount": 0,
+            "sponsor_fee_amount": 0,
+            "total_amount": t["total_amount"],
+            "currency": t["currency"],
+            "description": "sandbox payment",
+            "payment_token": t["payment_token"],
+            "payer_account_no": "000111222",
+            "payer_account_name": "SANDBOX PAYER",
+            "payer_phone": "012000000",
+        }
+        return _ok(c.post("/payment/v3/confirm", content=wirejson.dumps(confirm), headers=headers), "SUCCESS")
