@@ -92,11 +92,9 @@ class LoopThread:
 class ThreadServer:
     """uvicorn serving create_app(settings) on a free loopback port, on a thread of its own."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+    def __init__(self, settings: Settings, sock: socket.socket) -> None:
+        self.sock = sock
+        self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             create_app(settings), log_level="warning", access_log=False, server_header=False, proxy_headers=True
         )
@@ -127,7 +125,11 @@ class Backend:
 
     def server(self, compat: Compat = Compat.live) -> Server:
         if compat not in self.servers:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
             settings = Settings(
+                public_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
                 database_url=self.url,
                 data_dir=self.tmp,
                 jwt_secret="test-signing-key-" + "x" * 32,
@@ -135,7 +137,7 @@ class Backend:
                 host="127.0.0.1",
                 max_body_bytes=64 * 1024,
             )
-            srv = ThreadServer(settings)
+            srv = ThreadServer(settings, sock)
             srv.start()
             self.servers[compat] = (srv, settings)
         srv, settings = self.servers[compat]

@@ -43,3 +43,34 @@ def ok(r, code: str = "000") -> Any:
     body = r.json()
     assert body["code"] == code, body
     return body["data"]
+
+
+def add_sub_biller(server, merchant_id: str, code: str = "SP001", name: str = "Station One") -> None:
+    from tonle.subbillers.models import SubBiller
+
+    async def go(session: Any) -> None:
+        session.add(SubBiller(merchant_id=merchant_id, code=code, name=name))
+
+    server.in_session(go)
+
+
+def add_bank(server, code: str, token: str, name: str = "Sandbox Bank") -> None:
+    from tonle.kit.crypto import digest
+    from tonle.sandbox.models import Bank
+
+    async def go(session: Any) -> None:
+        if await session.get(Bank, code) is None:
+            session.add(Bank(code=code, name=name, api_token_digest=digest(token)))
+
+    server.in_session(go)
+
+
+def set_merchant(server, merchant_id: str, **values: Any) -> None:
+    from tonle.merchants.models import Merchant
+
+    async def go(session: Any) -> None:
+        m = await session.get(Merchant, merchant_id)
+        for k, v in values.items():
+            setattr(m, k, v)
+
+    server.in_session(go)

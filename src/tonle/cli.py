@@ -226,10 +226,8 @@ def sandbox_pay(
     except (client.SandboxError, OSError) as exc:
         err.print(f"[red]payment refused: {exc}[/red]")
         raise typer.Exit(1) from None
-    out.print(
-        f"paid {answer['tran_id']} via {bank}: {answer['total_amount']} {answer['currency']}, bank_ref {answer['bank_ref']}",
-        highlight=False,
-    )
+    paid = f"{answer['total_amount']} {answer['currency']}"
+    out.print(f"paid {answer['tran_id']} via {bank}: {paid}, bank_ref {answer['bank_ref']}", highlight=False)
 
 
 def main() -> None:

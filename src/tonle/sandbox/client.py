@@ -28,7 +28,7 @@ class MerchantCreds:
 
 # The demo sandbox's credentials (fixtures/demo.json): public by design, the CLI's defaults.
 DEMO = MerchantCreds(
-    merchant_token="3687203e-1cf4-43de-8a1c-c2192248132a",
+    merchant_token="3687203e-1cf4-43de-8a1c-c2192248132a",  # noqa: S106
     client_id="demo-client",
     client_secret="demo-secret",  # noqa: S106
     referrer_key="demo-referrer",
