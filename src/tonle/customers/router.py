@@ -24,6 +24,11 @@ def _profile(c: Customer) -> dict[str, Any]:
     return {"sync_code": c.sync_code, "name": c.name, "name_kh": c.name_kh, "phone": c.phone, "email": c.email}
 
 
+def wallet_balance_out(w: Wallet, balance: int) -> dict[str, Any]:
+    """One wallet with its balance, as get_customer_detail's walletBalances and get_wallet_balance answer it."""
+    return {"id": w.id, "name": w.name, "balance": to_major(balance, w.currency), "currency": w.currency}
+
+
 def customer_out(c: Customer, wallets: list[Wallet]) -> dict[str, Any]:
     return {"id": c.id, **_profile(c), "wallet": [{"name": w.name, "currency": w.currency} for w in wallets]}
 
@@ -61,10 +66,7 @@ async def get_customer_detail(merchant: CurrentMerchant, session: Session, body:
     wallets = await repo.wallets_with_balances(session, merchant.id, customer.id)
     data = {
         **_profile(customer),
-        "walletBalances": [
-            {"id": w.id, "name": w.name, "balance": to_major(balance, w.currency), "currency": w.currency}
-            for w, balance in wallets
-        ],
+        "walletBalances": [wallet_balance_out(w, balance) for w, balance in wallets],
     }
     return envelope.product(codes.SUCCESS, data, compat)
 

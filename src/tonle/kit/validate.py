@@ -78,3 +78,12 @@ class Checker:
     def done(self) -> None:
         if self.messages:
             raise MissedField(self.messages)
+
+
+def required_string(body: Any, key: str, *, max_len: int = 255, unit: str = "characters") -> str:
+    """The one required string field of a small body, or ERR_MISSED_FIELD."""
+    c = Checker(body)
+    value = c.string(key, required=True, max_len=max_len, unit=unit)
+    c.done()
+    assert value is not None
+    return value

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from tonle.customers import repository as customers
+from tonle.customers.router import wallet_balance_out
 from tonle.idempotency.service import idempotent
 from tonle.kit import codes, envelope
 from tonle.kit.errors import TonleError
@@ -63,9 +64,7 @@ async def get_wallet_balance(
 ):
     customer = await service.customer_or_311(session, merchant, schemas.parse_customer_code(body), [])
     wallets = await customers.wallets_with_balances(session, merchant.id, customer.id)
-    data = [
-        {"id": w.id, "name": w.name, "balance": to_major(b, w.currency), "currency": w.currency} for w, b in wallets
-    ]
+    data = [wallet_balance_out(w, b) for w, b in wallets]
     return envelope.product(codes.SUCCESS, data, compat)
 
 

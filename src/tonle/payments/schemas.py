@@ -19,7 +19,7 @@ from tonle.kit import codes
 from tonle.kit.errors import MissedField, TonleError
 from tonle.kit.money import CURRENCIES, EXPONENTS, AmountError, to_major, to_minor
 from tonle.kit.timefmt import parse_wire_date
-from tonle.kit.validate import Checker, provide
+from tonle.kit.validate import Checker, provide, required_string
 from tonle.payments.hashing import amount_text
 
 DUE_DATE_RULE = ("MsgDueDateMustBeGreaterThanCurrentDate", "MsgDueDateMustBeGreaterThanCurrentDate")
@@ -319,16 +319,8 @@ def _total_mismatch(expected_minor: int, currency: str, compat: Compat) -> None:
 
 
 def parse_customer_code(body: dict[str, Any]) -> str:
-    c = Checker(body)
-    value = c.string("customer_sync_code", required=True, max_len=50, unit="digits")
-    c.done()
-    assert value is not None
-    return value
+    return required_string(body, "customer_sync_code", max_len=50, unit="digits")
 
 
 def parse_reference(body: dict[str, Any]) -> str:
-    c = Checker(body)
-    value = c.string("reference", required=True, max_len=100)
-    c.done()
-    assert value is not None
-    return value
+    return required_string(body, "reference", max_len=100)

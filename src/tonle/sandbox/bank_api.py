@@ -4,7 +4,7 @@ transaction. ``token: <bank API token>`` authenticates the bank; transactions ar
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -16,7 +16,7 @@ from tonle.kit.errors import AuthError
 from tonle.kit.http import Body, CompatDep, Session, body_schema
 from tonle.kit.money import to_major
 from tonle.kit.timefmt import dotnet_local
-from tonle.kit.validate import Checker
+from tonle.kit.validate import Checker, required_string
 from tonle.merchants.models import Merchant
 from tonle.payments import topup
 from tonle.payments.models import Transaction
@@ -68,14 +68,6 @@ async def _parties(session: Session, tran: Transaction) -> tuple[Merchant | None
     return merchant, customer
 
 
-def _identity(body: dict[str, Any]) -> str:
-    c = Checker(body)
-    value = c.string("identity_code", required=True, max_len=100)
-    c.done()
-    assert value is not None
-    return value
-
-
 @router.post(
     "/payment/v5/inquiry",
     summary="Bank inquiry: amounts and a payment token",
@@ -83,7 +75,7 @@ def _identity(body: dict[str, Any]) -> str:
 )
 @router.post("/payment/v4/inquiry", include_in_schema=False)
 async def inquiry(bank: CurrentBank, session: Session, body: Body, compat: CompatDep):
-    tran, token = await topup.inquire(session, bank, _identity(body))
+    tran, token = await topup.inquire(session, bank, required_string(body, "identity_code", max_len=100))
     merchant, customer = await _parties(session, tran)
     fee_channel = body.get("fee_channel") if isinstance(body.get("fee_channel"), str) else "MERCHANT"
     cur = tran.currency
