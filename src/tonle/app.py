@@ -25,6 +25,8 @@ from tonle.payments.router import router as payments_router
 from tonle.sandbox.bank_api import router as bank_router
 from tonle.sandbox.pages import router as pages_router
 from tonle.sdk.router import router as sdk_router
+from tonle.subbillers.portal import router as portal_router
+from tonle.subbillers.router import router as subbillers_router
 
 log = logging.getLogger("tonle")
 
@@ -118,7 +120,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(merchants_router)
     app.include_router(customers_router)
     app.include_router(payments_router)
+    app.include_router(subbillers_router)
     app.include_router(sdk_router)
+    app.include_router(portal_router)
     app.include_router(bank_router)
     app.include_router(pages_router)
     install_openapi(app)

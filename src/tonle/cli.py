@@ -18,9 +18,11 @@ app = typer.Typer(help="Tonle: a payment gateway that speaks the Bill24 merchant
 merchant_app = typer.Typer(help="Manage merchants (billers).", no_args_is_help=True)
 ledger_app = typer.Typer(help="Inspect the ledger.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Drive the sandbox over HTTP, as an SDK and a bank would.", no_args_is_help=True)
+payouts_app = typer.Typer(help="Sub-biller payouts.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(payouts_app, name="payouts")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -228,6 +230,58 @@ def sandbox_pay(
         raise typer.Exit(1) from None
     paid = f"{answer['total_amount']} {answer['currency']}"
     out.print(f"paid {answer['tran_id']} via {bank}: {paid}, bank_ref {answer['bank_ref']}", highlight=False)
+
+
+@sandbox_app.command("payout")
+def sandbox_payout(
+    payout_id: Annotated[str, typer.Argument(help="a pending payout")],
+    fail: Annotated[
+        bool, typer.Option("--fail", help="report it failed (the money returns to the sub-biller)")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="why it failed")] = "rejected by the sandbox bank",
+    bank_token: Annotated[str, _opt("TONLE_SANDBOX_BANK_TOKEN", "the bank's API token")] = DEMO_BANK_TOKEN,
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+) -> None:
+    """Complete a pending payout as its bank (with TONLE_SANDBOX_PAYOUT_MODE=manual), over HTTP."""
+    from tonle.sandbox import client
+
+    try:
+        answer = client.payout_result(_base_url(base_url), bank_token, payout_id, paid=not fail, reason=reason)
+    except (client.SandboxError, OSError) as exc:
+        err.print(f"[red]refused: {exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(
+        f"payout {answer['payout_id']}: {answer['status']} ({answer['amount']} {answer['currency']})", highlight=False
+    )
+
+
+@payouts_app.command("run")
+def payouts_run(
+    min_khr: Annotated[str, typer.Option(help="pay out KHR balances of at least this much")] = "10000",
+    min_usd: Annotated[str, typer.Option(help="pay out USD balances of at least this much")] = "5",
+) -> None:
+    """Pay out every sub-biller balance at or above the threshold to its default linked account in that currency
+    (what a nightly job runs). Each payout is its own transaction; balances without an active account are skipped."""
+    from tonle.kit.money import AmountError, to_minor
+    from tonle.subbillers.jobs import run_payouts
+
+    try:
+        minimum = {"KHR": to_minor(min_khr, "KHR"), "USD": to_minor(min_usd, "USD")}
+    except AmountError as exc:
+        err.print(f"[red]bad threshold: {exc}[/red]")
+        raise typer.Exit(2) from None
+
+    async def run():
+        db = _db()
+        try:
+            return await run_payouts(db, get_settings(), minimum)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    for line in report.lines:
+        out.print(line, highlight=False)
+    out.print(f"{report.paid} payout(s) made, {report.skipped} balance(s) skipped", highlight=False)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # How long a pending wallet top-up waits for the bank before it expires.
     topup_ttl_seconds: int = Field(default=3600, ge=60)
+
+    # The bank linking page's one-time URL, and the sub-biller portal's signed URL: how long they stay valid.
+    link_url_ttl_seconds: int = Field(default=1800, ge=60)
+    portal_ttl_seconds: int = Field(default=3600, ge=60)
+    # The sandbox bank completes payouts at once ("immediate") or waits for `tonle sandbox payout` ("manual").
+    sandbox_payout_mode: Literal["immediate", "manual"] = "immediate"
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     access_log: bool = True

@@ -7,7 +7,8 @@ from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
 from tonle.payments.models import Bill, BillDetail, Transaction
 from tonle.sandbox.models import Bank
-from tonle.subbillers.models import SubBiller
+from tonle.subbillers.models import Payout, SettlementLink, SubBiller
+from tonle.webhooks.models import OutboxEvent
 
 __all__ = [
     "Account",
@@ -20,8 +21,11 @@ __all__ = [
     "Entry",
     "IdempotencyKey",
     "Merchant",
+    "OutboxEvent",
+    "Payout",
     "Posting",
     "RefreshToken",
+    "SettlementLink",
     "SubBiller",
     "Transaction",
     "Wallet",

@@ -146,3 +146,12 @@ BANK_PAYMENT_TOKEN_INVALID = Code(
 BANK_AMOUNT_MISMATCH = Code("AMOUNT_MISMATCH", "Amount does not match the transaction", "ចំនួនទឹកប្រាក់មិនត្រូវគ្នា")
 BANK_CURRENCY_MISMATCH = Code("CURRENCY_MISMATCH", "Currency does not match the transaction", "រូបិយប័ណ្ណមិនត្រូវគ្នា")
 BANK_VALIDATION = Code("ERR_MISSED_FIELD", "", "")
+
+# --- sub-billers (Activate Sub Biller API) ---
+ONBOARDED = Code("000", "success", KH_SUCCESS)  # lower-case, as documented
+BANK_CONNECTION_PROBLEM = Code("001", "The connection to the bank has a problem", "តំណភ្ជាប់ទៅកាន់ធានាគាមានបញ្ហា")
+SUPPLIER_EXISTS = Code("310", "Supplier already exist", "ម្ចាស់អាជីវកម្មមានរួចហើយ")
+BANK_NOT_FOUND = Code("312", "Bank not found", "មិនមានធនាគារនេះទេ")
+SUPPLIER_NOT_FOUND = Code("314", "Supplier not found", "ស្វែងរកម្ជាស់អាជីវកម្មមិនឃើញ")
+PAYOUT_NOT_FOUND = Code("PAYOUT_NOT_FOUND", "Payout not found", "រកមិនឃើញការទូទាត់ចេញ")
+PAYOUT_ALREADY_COMPLETED = Code("PAYOUT_ALREADY_COMPLETED", "Payout already completed", "ការទូទាត់ចេញបានបញ្ចប់រួចហើយ")

@@ -24,6 +24,7 @@ from tonle.payments import hashing
 from tonle.payments import repository as repo
 from tonle.payments.models import Bill, BillDetail, Transaction
 from tonle.payments.schemas import SettleInput
+from tonle.subbillers import service as subbillers
 from tonle.subbillers.models import SubBiller
 
 # What settle-payment business errors carry in `data` [OBS].
@@ -51,12 +52,6 @@ async def settlement_account(session: AsyncSession, sub: SubBiller, currency: st
     )
 
 
-async def has_settlement_link(session: AsyncSession, sub: SubBiller) -> bool:
-    """Whether the sub-biller has an active linked settlement account. Linking arrives with the sub-biller issue;
-    until then no sub-biller has one, so merchants that require a link get 316."""
-    return False
-
-
 @dataclass
 class Settled:
     bill: Bill
@@ -78,7 +73,7 @@ async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput, co
     sub = await repo.sub_biller(session, merchant.id, inp.payment_to)
     if sub is None:
         raise settle_error(codes.SETTLEMENT_SUPPLIER_NOT_FOUND)
-    if merchant.require_settlement_link and not await has_settlement_link(session, sub):
+    if merchant.require_settlement_link and not await subbillers.has_active_link(session, sub):
         raise settle_error(codes.SETTLEMENT_LINK_NOT_FOUND)
     existing = await repo.bill_by_ref(session, merchant.id, inp.ref_id)
     if existing is not None:

@@ -122,3 +122,15 @@ def pay(base_url: str, bank_token: str, tran_id: str, bank_ref: str | None = Non
             "payer_phone": "012000000",
         }
         return _ok(c.post("/payment/v3/confirm", content=wirejson.dumps(confirm), headers=headers), "SUCCESS")
+
+
+def payout_result(base_url: str, bank_token: str, payout_id: str, *, paid: bool, reason: str = "") -> dict[str, Any]:
+    """What the bank does when a payout lands (or bounces)."""
+    body = {
+        "payout_id": payout_id,
+        "status": "paid" if paid else "failed",
+        "bank_ref": f"SBX{uuid.uuid4().hex[:12].upper()}" if paid else "",
+        "reason": reason,
+    }
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        return _ok(c.post("/payment/v3/payout/result", json=body, headers={"token": bank_token}), "SUCCESS")

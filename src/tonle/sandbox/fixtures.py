@@ -33,6 +33,7 @@ from tonle.merchants import service as merchant_service
 from tonle.merchants.models import Merchant
 from tonle.sandbox.models import Bank
 from tonle.subbillers.models import SubBiller
+from tonle.subbillers.service import new_number
 
 
 class FixtureError(ValueError):
@@ -100,6 +101,7 @@ class SubBillerFx(_Strict):
     code: str = Field(min_length=1, max_length=50)
     name: str = Text
     name_kh: str | None = Field(default=None, max_length=255)
+    address: str | None = Field(default=None, max_length=500)
 
 
 class MerchantFx(_Strict):
@@ -135,6 +137,7 @@ class BankFx(_Strict):
     name_kh: str | None = Field(default=None, max_length=200)
     logo: str | None = Field(default=None, max_length=2000)
     api_token: str | None = Field(default=None, min_length=8, max_length=200)
+    online: bool = True  # false: linking with this bank answers 001 (connection problem)
 
 
 class FixtureFile(_Strict):
@@ -213,7 +216,7 @@ async def _seed_bank(session: AsyncSession, b: BankFx, report: SeedReport) -> No
         token = token or secrets.token_urlsafe(24)
         bank = Bank(code=b.code, created_at=clock.now(), api_token_digest="")
         session.add(bank)
-    bank.name, bank.name_kh, bank.logo = b.name, b.name_kh, b.logo
+    bank.name, bank.name_kh, bank.logo, bank.online = b.name, b.name_kh, b.logo, b.online
     if token:
         bank.api_token_digest = crypto.digest(token)
     report.banks.append({"code": b.code, "api_token": token or "(unchanged)"})
@@ -267,9 +270,9 @@ async def _seed_sub_biller(session: AsyncSession, merchant: Merchant, sb: SubBil
     q = select(SubBiller).where(SubBiller.merchant_id == merchant.id, SubBiller.code == sb.code)
     row = (await session.execute(q)).scalar_one_or_none()
     if row is None:
-        row = SubBiller(merchant_id=merchant.id, code=sb.code, created_at=clock.now())
+        row = SubBiller(merchant_id=merchant.id, code=sb.code, number=new_number(), created_at=clock.now())
         session.add(row)
-    row.name, row.name_kh = sb.name, sb.name_kh
+    row.name, row.name_kh, row.address = sb.name, sb.name_kh, sb.address
 
 
 async def _seed_customer(session: AsyncSession, merchant: Merchant, c: CustomerFx, report: SeedReport) -> None:

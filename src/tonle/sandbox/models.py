@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tonle.db import Base, created_at
@@ -18,4 +18,6 @@ class Bank(Base):
     name_kh: Mapped[str | None] = mapped_column(String(200), nullable=True)
     logo: Mapped[str | None] = mapped_column(Text, nullable=True)
     api_token_digest: Mapped[str] = mapped_column(String(64))
+    # A sandbox bank can be set offline in the fixtures: linking with it then answers 001 (bank connection problem).
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_at()

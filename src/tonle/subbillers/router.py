@@ -1,0 +1,227 @@
+"""The Activate Sub Biller API (older title: On Boarding Sub Biller API), spec §3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from tonle.idempotency.service import idempotent
+from tonle.kit import codes, envelope
+from tonle.kit.errors import TonleError
+from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.kit.money import CURRENCIES
+from tonle.kit.timefmt import clock, dotnet_local, epoch
+from tonle.kit.validate import Checker
+from tonle.merchants.auth import CurrentMerchant
+from tonle.sandbox.models import Bank
+from tonle.subbillers import service
+from tonle.subbillers.models import SettlementLink, SubBiller
+
+router = APIRouter(tags=["Sub-billers"])
+
+
+class OnboardRequest(BaseModel):
+    supplier_sync_code: str = Field(description="the sub-biller's code on the biller side; settle payment's payment_to")
+    name: str
+    name_kh: str | None = None
+    address: str | None = None
+    bank_id: str | None = Field(default=None, description="from get_available_bank; starts linking when given")
+    return_url: str | None = Field(default=None, description="required with bank_id: where the bank page returns")
+    currency: str | None = Field(default=None, description="KHR or USD restricts the account; empty: any")
+
+
+class AddLinkRequest(BaseModel):
+    supplier_sync_code: str
+    bank_id: str
+    return_url: str
+    currency: str | None = None
+
+
+class VerifyLinkRequest(BaseModel):
+    supplier_sync_code: str
+    bank_id: str | None = None
+
+
+class PortalRequest(BaseModel):
+    supplier_sync_code: str
+    language: str | None = Field(default="en", description="en or km")
+    logo: str | None = Field(default=None, description="the merchant's logo URL, shown on the portal")
+
+
+def by_merchant(kwargs: dict[str, Any]) -> str:
+    return f"m:{kwargs['merchant'].id}"
+
+
+def _link_fields(c: Checker, *, bank_required: bool) -> service.LinkRequest | None:
+    bank_id = c.string("bank_id", required=bank_required, max_len=30)
+    return_url = c.string("return_url", required=bank_id is not None, max_len=2000)
+    if return_url is not None and not return_url.lower().startswith(("http://", "https://")):
+        c.fail(("[return_url] must be an http(s) URL.", "[return_url] ត្រូវតែជា URL http(s)។"))
+    currency = c.string("currency", max_len=10)
+    if currency is not None and currency.upper() not in CURRENCIES:
+        c.fail(("[currency] must be KHR or USD.", "[currency] ត្រូវតែជា KHR ឬ USD។"))
+    if bank_id is None or return_url is None:
+        return None
+    return service.LinkRequest(bank_id=bank_id, return_url=return_url, currency=currency.upper() if currency else None)
+
+
+def _sub_out(sub: SubBiller) -> dict[str, Any]:
+    return {
+        "code": sub.number or "",
+        "supplier_sync_code": sub.code,
+        "name": sub.name,
+        "name_kh": sub.name_kh,
+        "address": sub.address,
+    }
+
+
+async def _sub_or_314(session: Session, merchant_id: str, code: str) -> SubBiller:
+    sub = await service.by_code(session, merchant_id, code)
+    if sub is None:
+        raise TonleError(codes.SUPPLIER_NOT_FOUND)
+    return sub
+
+
+@router.post(
+    "/on_boarding/on_boarding_supplier",
+    summary="Onboarding: register a sub-biller, optionally starting a bank-account link",
+    openapi_extra=body_schema(OnboardRequest),
+)
+@idempotent(by_merchant)
+async def onboard(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
+):
+    c = Checker(body)
+    code = c.string("supplier_sync_code", required=True, max_len=50)
+    name = c.string("name", required=True)
+    name_kh = c.string("name_kh")
+    address = c.string("address", max_len=500)
+    link = _link_fields(c, bank_required=False)
+    c.done()
+    assert code and name
+    if await service.by_code(session, merchant.id, code) is not None:
+        raise TonleError(codes.SUPPLIER_EXISTS)
+    if link is not None:
+        await service.linking_bank(session, link.bank_id)  # 312 / 001 before anything is created
+    sub = await service.create(session, merchant, service.NewSubBiller(code, name, name_kh, address))
+    web_url = await service.start_link(session, settings, merchant, sub, link) if link else None
+    data = {**_sub_out(sub), "add_link_account": {"web_url": web_url} if web_url else None}
+    return envelope.product(codes.ONBOARDED, data, compat)
+
+
+@router.get("/on_boarding/get_available_bank", summary="Get Available Banks (for linking a settlement account)")
+async def get_available_bank(merchant: CurrentMerchant, session: Session, compat: CompatDep):
+    banks = (await session.execute(select(Bank).order_by(Bank.code))).scalars()
+    data = [
+        {
+            "bank_id": b.code,
+            "bank_code": b.code,
+            "bank_name": b.name,
+            "bank_name_kh": b.name_kh or "",
+            "bank_logo": b.logo or "",
+        }
+        for b in banks
+    ]
+    return envelope.product(codes.SUCCESS, data, compat)
+
+
+@router.post(
+    "/on_boarding/add_link_account",
+    summary="Add Link Account: a fresh bank-page URL for an existing sub-biller",
+    openapi_extra=body_schema(AddLinkRequest),
+)
+@idempotent(by_merchant)
+async def add_link_account(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
+):
+    c = Checker(body)
+    code = c.string("supplier_sync_code", required=True, max_len=50)
+    link = _link_fields(c, bank_required=True)
+    c.done()
+    assert code and link
+    sub = await _sub_or_314(session, merchant.id, code)
+    web_url = await service.start_link(session, settings, merchant, sub, link)
+    return envelope.product(codes.ONBOARDED, {**_sub_out(sub), "add_link_account": {"web_url": web_url}}, compat)
+
+
+def link_status(link: SettlementLink) -> str:
+    if link.status == "pending" and link.url_expires_at <= clock.now():
+        return "expired"
+    return link.status
+
+
+@router.post(
+    "/on_boarding/verify_linked_account",
+    summary="Verify Linked Bank Account",
+    openapi_extra=body_schema(VerifyLinkRequest),
+)
+@idempotent(by_merchant)
+async def verify_linked_account(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
+):
+    c = Checker(body)
+    code = c.string("supplier_sync_code", required=True, max_len=50)
+    bank_id = c.string("bank_id", max_len=30)
+    c.done()
+    assert code
+    sub = await _sub_or_314(session, merchant.id, code)
+    linked = [
+        {
+            "account_number": link.account_mask or "",
+            "status": link_status(link),
+            "currency": link.currency or link.currency_restriction or "",
+            "bank_code": bank.code,
+            "bank_name": bank.name,
+            "bank_name_kh": bank.name_kh or "",
+            "bank_logo": bank.logo or "",
+        }
+        for link, bank in await service.links_of(session, sub, bank_id)
+    ]
+    return envelope.product(codes.SUCCESS, {**_sub_out(sub), "bank_account_linked": linked}, compat)
+
+
+PORTAL_AUDIENCE = "tonle-sub-biller-portal"
+
+
+def portal_token(settings: Any, sub: SubBiller, language: str, logo: str | None) -> tuple[str, Any]:
+    now = clock.now()
+    exp = service.expiry(settings)
+    claims = {
+        "aud": PORTAL_AUDIENCE,
+        "mid": sub.merchant_id,
+        "sid": sub.id,
+        "lang": language,
+        "logo": logo or "",
+        "iat": epoch(now),
+        "exp": epoch(exp),
+    }
+    return jwt.encode(claims, settings.signing_key, algorithm="HS256"), exp
+
+
+@router.post(
+    "/walletmgnt/url",
+    summary="Sub-Biller Portal: a signed, expiring URL of the sub-biller's portal",
+    openapi_extra=body_schema(PortalRequest),
+)
+@idempotent(by_merchant)
+async def portal_url(
+    request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
+):
+    c = Checker(body)
+    code = c.string("supplier_sync_code", required=True, max_len=50)
+    language = (c.string("language", max_len=5) or "en").lower()
+    if language not in ("en", "km", "kh"):
+        c.fail(("[language] must be en or km.", "[language] ត្រូវតែជា en ឬ km។"))
+    logo = c.string("logo", max_len=2000)
+    if logo is not None and not logo.lower().startswith("https://"):
+        c.fail(("[logo] must be an https URL.", "[logo] ត្រូវតែជា URL https។"))
+    c.done()
+    assert code
+    sub = await _sub_or_314(session, merchant.id, code)
+    token, exp = portal_token(settings, sub, "km" if language in ("km", "kh") else "en", logo)
+    url = f"{settings.issuer}/portal/{token}"
+    return envelope.product(codes.SUCCESS, {"web_url": url, "url": url, "expire_date": dotnet_local(exp)}, compat)
