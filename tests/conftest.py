@@ -17,6 +17,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,12 @@ class Backend:
     tmp: Path
     loop: LoopThread
     db: Database
-    servers: dict[Compat, tuple[ThreadServer, Settings]] = field(default_factory=dict)
+    servers: dict[tuple[Any, ...], tuple[ThreadServer, Settings]] = field(default_factory=dict)
 
-    def server(self, compat: Compat = Compat.live) -> Server:
-        if compat not in self.servers:
+    def server(self, compat: Compat = Compat.live, **overrides: Any) -> Server:
+        """A server on this backend's database (one per distinct settings, started on first use)."""
+        key = (compat, *sorted(overrides.items()))
+        if key not in self.servers:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))
@@ -136,11 +139,12 @@ class Backend:
                 compat=compat,
                 host="127.0.0.1",
                 max_body_bytes=64 * 1024,
+                **overrides,
             )
             srv = ThreadServer(settings, sock)
             srv.start()
-            self.servers[compat] = (srv, settings)
-        srv, settings = self.servers[compat]
+            self.servers[key] = (srv, settings)
+        srv, settings = self.servers[key]
         return Server(self, f"http://127.0.0.1:{srv.port}", settings)
 
     def env(self) -> dict[str, str]:
@@ -256,23 +260,27 @@ async def _pg_drop(url: str) -> None:
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    # Nothing here runs an event loop on the main thread: Playwright's sync API may be holding one there.
     name = request.param
     tmp = tmp_path_factory.mktemp(name)
+    loop = LoopThread()
     if name == "postgres":
         if not PG_URL:
+            loop.stop()
             if REQUIRE_PG:
                 pytest.fail("TONLE_TEST_REQUIRE_POSTGRES=1 but TONLE_TEST_POSTGRES_URL is not set")
             pytest.skip("PostgreSQL half: set TONLE_TEST_POSTGRES_URL to run it")
         try:
-            url = asyncio.run(_pg_create(PG_URL))
+            url = loop.run(_pg_create(PG_URL))
         except OSError as exc:
+            loop.stop()
             if REQUIRE_PG:
                 pytest.fail(f"PostgreSQL unreachable at {PG_URL}: {exc}")
             pytest.skip(f"PostgreSQL unreachable: {exc}")
     else:
         url = f"sqlite+aiosqlite:///{tmp / 'tonle.db'}"
-    upgrade(url)
-    loop = LoopThread()
+    with ThreadPoolExecutor(1) as pool:  # Alembic's env runs asyncio.run(): give it a thread of its own
+        pool.submit(upgrade, url).result()
     db = loop.run(_make_db(url))
     be = Backend(name=name, url=url, tmp=tmp, loop=loop, db=db)
     yield be
@@ -280,11 +288,11 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         srv.stop()
     # Whatever the suite did through the API and the ledger, every invariant still holds.
     report = loop.run(_verify(db))
-    assert report.ok, f"ledger invariants broken after the {name} suite: {report.problems}"
     loop.run(db.dispose())
-    loop.stop()
     if name == "postgres":
-        asyncio.run(_pg_drop(url))
+        loop.run(_pg_drop(url))
+    loop.stop()
+    assert report.ok, f"ledger invariants broken after the {name} suite: {report.problems}"
 
 
 async def _make_db(url: str) -> Database:
@@ -307,6 +315,13 @@ def server(backend: Backend) -> Iterator[Server]:
 @pytest.fixture
 def docs_server(backend: Backend) -> Iterator[Server]:
     yield backend.server(Compat.docs)
+    clock.reset()
+
+
+@pytest.fixture
+def manual_payout_server(backend: Backend) -> Iterator[Server]:
+    """Payouts wait for the bank's result instead of completing at once."""
+    yield backend.server(Compat.live, sandbox_payout_mode="manual")
     clock.reset()
 
 

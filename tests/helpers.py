@@ -47,9 +47,10 @@ def ok(r, code: str = "000") -> Any:
 
 def add_sub_biller(server, merchant_id: str, code: str = "SP001", name: str = "Station One") -> None:
     from tonle.subbillers.models import SubBiller
+    from tonle.subbillers.service import new_number
 
     async def go(session: Any) -> None:
-        session.add(SubBiller(merchant_id=merchant_id, code=code, name=name))
+        session.add(SubBiller(merchant_id=merchant_id, code=code, number=new_number(), name=name))
 
     server.in_session(go)
 
