@@ -139,7 +139,7 @@ class Backend:
                 compat=compat,
                 host="127.0.0.1",
                 max_body_bytes=64 * 1024,
-                **overrides,
+                **{"worker_in_process": False, **overrides},
             )
             srv = ThreadServer(settings, sock)
             srv.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from tonle.sandbox.pages import router as pages_router
 from tonle.sdk.router import router as sdk_router
 from tonle.subbillers.portal import router as portal_router
 from tonle.subbillers.router import router as subbillers_router
+from tonle.webhooks.notify_router import router as notify_router
+from tonle.webhooks.router import router as webhooks_router
 
 log = logging.getLogger("tonle")
 
@@ -43,9 +46,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.effective_database_url)
+        stop = asyncio.Event()
+        worker = None
+        if settings.worker_in_process:
+            from tonle.webhooks.worker import run_forever
+
+            worker = asyncio.create_task(run_forever(app.state.db, settings, stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                try:
+                    await asyncio.wait_for(worker, timeout=15)
+                except (TimeoutError, asyncio.CancelledError):
+                    worker.cancel()
             await app.state.db.dispose()
 
     app = FastAPI(
@@ -123,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(subbillers_router)
     app.include_router(sdk_router)
     app.include_router(portal_router)
+    app.include_router(webhooks_router)
+    app.include_router(notify_router)
     app.include_router(bank_router)
     app.include_router(pages_router)
     install_openapi(app)

@@ -19,10 +19,12 @@ merchant_app = typer.Typer(help="Manage merchants (billers).", no_args_is_help=T
 ledger_app = typer.Typer(help="Inspect the ledger.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Drive the sandbox over HTTP, as an SDK and a bank would.", no_args_is_help=True)
 payouts_app = typer.Typer(help="Sub-biller payouts.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhook deliveries: the log, resends, a local receiver.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(payouts_app, name="payouts")
+app.add_typer(webhooks_app, name="webhooks")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -282,6 +284,106 @@ def payouts_run(
     for line in report.lines:
         out.print(line, highlight=False)
     out.print(f"{report.paid} payout(s) made, {report.skipped} balance(s) skipped", highlight=False)
+
+
+@app.command()
+def worker() -> None:
+    """Deliver webhooks and notifications until stopped (several workers may share one PostgreSQL)."""
+    import signal
+
+    from tonle.webhooks.worker import run_forever
+
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def run() -> None:
+        db = _db()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_forever(db, settings, stop)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    client_id: Annotated[str | None, typer.Option(help="only this merchant's events")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, delivered, failed, no_endpoint, info")] = None,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 20,
+) -> None:
+    """The delivery log, newest first."""
+    from sqlalchemy import select
+
+    from tonle.merchants.models import Merchant
+    from tonle.webhooks.models import OutboxEvent
+
+    async def run():
+        db = _db()
+        try:
+            async with db.sessions() as session:
+                q = select(OutboxEvent, Merchant.client_id).join(Merchant, Merchant.id == OutboxEvent.merchant_id)
+                if client_id:
+                    q = q.where(Merchant.client_id == client_id)
+                if status:
+                    q = q.where(OutboxEvent.status == status)
+                q = q.order_by(OutboxEvent.created_at.desc(), OutboxEvent.id.desc()).limit(limit)
+                return (await session.execute(q)).all()
+        finally:
+            await db.dispose()
+
+    for event, cid in asyncio.run(run()):
+        code = event.last_status_code if event.last_status_code is not None else "-"
+        out.print(
+            f"{event.id}  {event.created_at:%Y-%m-%d %H:%M:%S}  {cid}  {event.type}  {event.status}  "
+            f"attempts={event.attempts}  last={code}",
+            highlight=False,
+        )
+
+
+@webhooks_app.command("resend")
+def webhooks_resend(event_id: Annotated[str, typer.Argument(help="the event to send again")]) -> None:
+    """Queue one event again, as a new series of attempts."""
+    from tonle.merchants.models import Merchant
+    from tonle.webhooks import service
+    from tonle.webhooks.models import OutboxEvent
+
+    async def run() -> int:
+        db = _db()
+        try:
+            async with db.sessions() as session, session.begin():
+                event = await session.get(OutboxEvent, event_id)
+                if event is None:
+                    return -1
+                merchant = await session.get(Merchant, event.merchant_id)
+                assert merchant is not None
+                return await service.resend(session, merchant, [event])
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    if count < 0:
+        err.print(f"[red]no event {event_id}[/red]")
+        raise typer.Exit(1)
+    out.print(f"{event_id}: {'queued again' if count else 'not resendable (an info line)'}", highlight=False)
+
+
+@webhooks_app.command("listen")
+def webhooks_listen(
+    port: Annotated[int, typer.Option(help="port to listen on (loopback)")] = 9000,
+    secret: Annotated[
+        str | None, typer.Option(envvar="TONLE_LISTEN_SECRET", help="whsec_... to verify signatures")
+    ] = None,
+    fail: Annotated[bool, typer.Option(help="answer HTTP 500, to watch the retries")] = False,
+) -> None:
+    """A local webhook receiver: prints every delivery and whether its signature verifies."""
+    from tonle.webhooks.listen import serve_forever
+
+    serve_forever(port, secret, fail=fail, echo=lambda line: out.print(line, highlight=False))
 
 
 def main() -> None:

@@ -53,6 +53,27 @@ class Settings(BaseSettings):
     # The sandbox bank completes payouts at once ("immediate") or waits for `tonle sandbox payout` ("manual").
     sandbox_payout_mode: Literal["immediate", "manual"] = "immediate"
 
+    # Webhooks and notifications: the in-process worker of `tonle serve`, and the delivery rules.
+    worker_in_process: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=10)
+    webhook_lease_margin_seconds: float = Field(default=20.0, ge=0)
+    webhook_disable_after_failures: int = Field(default=20, ge=1)
+    webhook_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0)
+    # Sandbox only: let webhooks go to loopback and private addresses (production refuses them: SSRF).
+    webhook_allow_private_targets: bool = False
+    # Notification channels (a channel without its settings answers a per-message error).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_from: str = "Tonle <no-reply@tonle.local>"
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     access_log: bool = True
 

@@ -8,7 +8,7 @@ from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
 from tonle.payments.models import Bill, BillDetail, Transaction
 from tonle.sandbox.models import Bank
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
-from tonle.webhooks.models import OutboxEvent
+from tonle.webhooks.models import Notification, NotificationDelivery, OutboxEvent, WebhookAttempt
 
 __all__ = [
     "Account",
@@ -21,6 +21,8 @@ __all__ = [
     "Entry",
     "IdempotencyKey",
     "Merchant",
+    "Notification",
+    "NotificationDelivery",
     "OutboxEvent",
     "Payout",
     "Posting",
@@ -29,4 +31,5 @@ __all__ = [
     "SubBiller",
     "Transaction",
     "Wallet",
+    "WebhookAttempt",
 ]

@@ -27,16 +27,26 @@ def get_compat(request: Request) -> Compat:
     return request.app.state.settings.compat
 
 
+EMPTY: Any = object()  # what json_value answers for a body with nothing in it
+
+
+async def json_value(request: Request) -> Any:
+    """The body as any JSON value with exact numbers, or EMPTY; not JSON: HTTP 400."""
+    raw = await request.body()
+    if not raw.strip():
+        return EMPTY
+    try:
+        return wirejson.loads(raw)
+    except wirejson.InvalidJSON as exc:
+        raise TonleError(INVALID_JSON, status=400) from exc
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object with exact numbers. An empty body reads as ``{}`` (the endpoint then says which
     fields are missing); anything that is not a JSON object is refused with HTTP 400."""
-    raw = await request.body()
-    if not raw.strip():
+    body = await json_value(request)
+    if body is EMPTY:
         return {}
-    try:
-        body = wirejson.loads(raw)
-    except wirejson.InvalidJSON as exc:
-        raise TonleError(INVALID_JSON, status=400) from exc
     if not isinstance(body, dict):
         raise TonleError(
             INVALID_JSON,
@@ -47,6 +57,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 Body = Annotated[dict[str, Any], Depends(json_body)]
+AnyBody = Annotated[Any, Depends(json_value)]
 CompatDep = Annotated[Compat, Depends(get_compat)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -26,6 +26,14 @@ class Merchant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     webhook_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     proxy_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Webhooks: during a rotation the previous secret still signs until it expires.
+    webhook_previous_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    webhook_previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    webhook_retry_profile: Mapped[str] = mapped_column(String(20), default="standard")  # standard | bill24
+    webhook_body_format: Mapped[str] = mapped_column(String(20), default="current")  # current | legacy
+    webhook_consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    webhook_disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     wallet_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     billflow_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # settle payment answers 310 when off
     # Settle payment answers 316 unless the sub-biller has a linked settlement account.

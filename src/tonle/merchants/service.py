@@ -18,6 +18,7 @@ from tonle.kit import crypto
 from tonle.kit.errors import AuthError
 from tonle.kit.timefmt import clock, epoch
 from tonle.merchants.models import Merchant, RefreshToken
+from tonle.webhooks.signing import new_secret
 
 JWT_ALG = "HS256"
 AUDIENCE = "tonle-merchant-api"
@@ -44,7 +45,7 @@ class Credentials:
             "bill_hash_key": secrets.token_hex(20),
             "referrer_key": secrets.token_urlsafe(16),
             "sdk_secret": secrets.token_urlsafe(32),
-            "webhook_secret": "whsec_" + secrets.token_urlsafe(24),
+            "webhook_secret": new_secret(),
         }
         fresh.update({k: v for k, v in given.items() if v})
         return cls(**fresh)

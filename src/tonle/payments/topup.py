@@ -20,6 +20,7 @@ from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
 from tonle.payments.models import Transaction
 from tonle.sandbox.models import Bank
+from tonle.webhooks import outbox, payloads
 
 
 async def start(
@@ -180,7 +181,32 @@ async def confirm(
     await session.execute(update(Transaction).where(Transaction.id == tran.id).values(entry_id=entry.id))
     tran = await session.get(Transaction, tran_id, populate_existing=True)
     assert tran is not None
+    await _announce(session, tran, bank)
     return tran, False
+
+
+async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> None:
+    """The merchant's webhook for the top-up, queued in this transaction (Bill24's payment body)."""
+    merchant = await session.get(Merchant, tran.merchant_id)
+    customer = await session.get(Customer, tran.customer_id) if tran.customer_id else None
+    assert merchant is not None
+    body = payloads.payment_body(
+        merchant.webhook_body_format,
+        tran_id=tran.id,
+        paid_at=tran.paid_at,
+        amount=tran.amount,
+        fee=tran.fee,
+        currency=tran.currency,
+        bank_code=bank.code,
+        bank_name=bank.name,
+        bank_ref=tran.bank_ref,
+        identity_code=tran.reference,
+        channel="Bank Channel",
+        purpose=tran.description,
+        customer_code=customer.sync_code if customer else "",
+        customer_name=customer.name if customer else "",
+    )
+    await outbox.emit(session, merchant, "topup.success", body, bill24_body=True)
 
 
 def _same_confirm(tran: Transaction, bank: Bank, bank_ref: str) -> bool:

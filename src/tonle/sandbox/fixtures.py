@@ -34,6 +34,7 @@ from tonle.merchants.models import Merchant
 from tonle.sandbox.models import Bank
 from tonle.subbillers.models import SubBiller
 from tonle.subbillers.service import new_number
+from tonle.webhooks.signing import is_valid_secret
 
 
 class FixtureError(ValueError):
@@ -113,11 +114,18 @@ class MerchantFx(_Strict):
     referrer_key: str | None = Field(default=None, min_length=4, max_length=200)
     sdk_secret: str | None = Field(default=None, min_length=8, max_length=200)
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
-    webhook_secret: str | None = Field(default=None, pattern=r"^whsec_", max_length=200)
+    webhook_secret: str | None = Field(default=None, max_length=200)
     proxy_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     wallet_enabled: bool = True
     sub_billers: list[SubBillerFx] = Field(default_factory=list)
     customers: list[CustomerFx] = Field(default_factory=list)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        if v is not None and not is_valid_secret(v):
+            raise ValueError("a webhook secret is whsec_ followed by the base64 of at least 16 bytes")
+        return v
 
     @model_validator(mode="after")
     def _unique_codes(self) -> MerchantFx:

@@ -1,0 +1,206 @@
+"""Tonle's webhook API for merchants (an extension; Bill24 configures webhooks in its portal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from tonle.kit import codes, envelope, wirejson
+from tonle.kit.codes import Code
+from tonle.kit.errors import TonleError
+from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.kit.timefmt import dotnet_local, local_to_utc, parse_wire_date
+from tonle.kit.validate import Checker
+from tonle.merchants.auth import CurrentMerchant
+from tonle.webhooks import service, targets
+from tonle.webhooks.models import OutboxEvent, WebhookAttempt
+from tonle.webhooks.schedule import SCHEDULES
+
+router = APIRouter(prefix="/tonle/v1/webhooks", tags=["Webhooks (Tonle)"])
+
+EVENT_NOT_FOUND = Code("ERR_EVENT_NOT_FOUND", "No such event.", "រកមិនឃើញព្រឹត្តិការណ៍នេះទេ។")
+INVALID_URL = Code("ERR_INVALID_WEBHOOK_URL", "", "")
+
+
+class EndpointRequest(BaseModel):
+    url: str = Field(description="http(s); production refuses loopback, private and link-local targets")
+    retry_profile: str | None = Field(default=None, description="standard (about 3 days) or bill24 (5 retries)")
+    body_format: str | None = Field(
+        default=None, description="current (§2.4 payload) or legacy (older checkout payload)"
+    )
+
+
+class ResendRequest(BaseModel):
+    status: str = Field(default="failed", description="resend the events in this state")
+    since: str | None = None
+    until: str | None = None
+
+
+def _endpoint(merchant: Any) -> dict[str, Any]:
+    return {
+        "url": merchant.webhook_url,
+        "enabled": merchant.webhook_disabled_at is None,
+        "disabled_at": dotnet_local(merchant.webhook_disabled_at),
+        "disabled_reason": merchant.webhook_disabled_reason,
+        "consecutive_failures": merchant.webhook_consecutive_failures,
+        "retry_profile": merchant.webhook_retry_profile,
+        "body_format": merchant.webhook_body_format,
+        "secret": merchant.webhook_secret,
+        "previous_secret_valid_until": dotnet_local(merchant.webhook_previous_secret_until),
+    }
+
+
+def _event(e: OutboxEvent) -> dict[str, Any]:
+    return {
+        "event_id": e.id,
+        "event_type": e.type,
+        "status": e.status,
+        "attempts": e.attempts,
+        "created_at": dotnet_local(e.created_at),
+        "next_attempt_at": dotnet_local(e.next_attempt_at) if e.status == "pending" else None,
+        "delivered_at": dotnet_local(e.delivered_at),
+        "last_status_code": e.last_status_code,
+        "last_error": e.last_error,
+    }
+
+
+def _attempt(a: WebhookAttempt) -> dict[str, Any]:
+    return {
+        "attempt_no": a.attempt_no,
+        "url": a.url,
+        "started_at": dotnet_local(a.started_at),
+        "latency_ms": a.latency_ms,
+        "status_code": a.status_code,
+        "response": a.response_snippet,
+        "error": a.error,
+        "delivered": a.delivered,
+    }
+
+
+@router.get("/endpoint", summary="Read the webhook endpoint, its secret and its health")
+async def get_endpoint(merchant: CurrentMerchant, compat: CompatDep):
+    return envelope.product(codes.SUCCESS, _endpoint(merchant), compat)
+
+
+@router.post(
+    "/endpoint",
+    summary="Set the webhook URL (and retry profile, body format)",
+    openapi_extra=body_schema(EndpointRequest),
+)
+async def set_endpoint(
+    merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
+):
+    c = Checker(body)
+    url = c.string("url", required=True, max_len=2000)
+    profile = c.string("retry_profile", max_len=20)
+    fmt = c.string("body_format", max_len=20)
+    if profile is not None and profile not in SCHEDULES:
+        c.fail(("[retry_profile] must be standard or bill24.", "[retry_profile] ត្រូវតែជា standard ឬ bill24។"))
+    if fmt is not None and fmt not in ("current", "legacy"):
+        c.fail(("[body_format] must be current or legacy.", "[body_format] ត្រូវតែជា current ឬ legacy។"))
+    c.done()
+    assert url
+    try:
+        await targets.check(url, allow_private=settings.webhook_allow_private_targets)
+    except targets.TargetRefused as exc:
+        raise TonleError(
+            INVALID_URL, text=(f"The webhook URL was refused: {exc}.", "URL webhook មិនត្រូវបានទទួលយកទេ។")
+        ) from None
+    merchant.webhook_url = url
+    merchant.webhook_retry_profile = profile or merchant.webhook_retry_profile
+    merchant.webhook_body_format = fmt or merchant.webhook_body_format
+    if not merchant.webhook_secret:
+        await service.rotate_secret(session, settings, merchant)
+    await session.flush()
+    return envelope.product(codes.SUCCESS, _endpoint(merchant), compat)
+
+
+@router.post("/endpoint/enable", summary="Re-enable a disabled endpoint; its queue resumes")
+async def enable_endpoint(merchant: CurrentMerchant, session: Session, compat: CompatDep):
+    await service.enable(session, merchant)
+    return envelope.product(codes.SUCCESS, _endpoint(merchant), compat)
+
+
+@router.post("/secret/rotate", summary="Rotate the signing secret; the old one keeps signing during the overlap")
+async def rotate(merchant: CurrentMerchant, session: Session, compat: CompatDep, settings: SettingsDep):
+    await service.rotate_secret(session, settings, merchant)
+    return envelope.product(codes.SUCCESS, _endpoint(merchant), compat)
+
+
+def _window(c: Checker, key: str) -> Any:
+    raw = c.string(key, max_len=40)
+    parsed = parse_wire_date(raw) if raw else None
+    if raw and parsed is None:
+        c.fail((f"[{key}] is not a valid date.", f"[{key}] មិនមែនជាកាលបរិច្ឆេទត្រឹមត្រូវទេ។"))
+    return local_to_utc(parsed) if parsed else None
+
+
+@router.get("/deliveries", summary="The delivery log, newest first, with cursor pagination")
+async def list_deliveries(
+    request: Request,
+    merchant: CurrentMerchant,
+    session: Session,
+    compat: CompatDep,
+    status: str | None = Query(default=None, description="pending, delivered, failed, no_endpoint, info"),
+    event_type: str | None = None,
+    since: str | None = Query(default=None, description="Phnom Penh time"),
+    until: str | None = None,
+    cursor: str | None = None,
+    limit: int = Query(default=50, ge=1, le=200),
+):
+    c = Checker({"since": since, "until": until})
+    lo, hi = _window(c, "since"), _window(c, "until")
+    after = service.decode_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        c.fail(("[cursor] is not valid.", "[cursor] មិនត្រឹមត្រូវ។"))
+    c.done()
+    events = await service.list_events(
+        session, merchant.id, status=status, event_type=event_type, since=lo, until=hi, after=after, limit=limit + 1
+    )
+    more = len(events) > limit
+    events = events[:limit]
+    data = {"items": [_event(e) for e in events], "next_cursor": service.encode_cursor(events[-1]) if more else None}
+    return envelope.product(codes.SUCCESS, data, compat)
+
+
+@router.get("/deliveries/{event_id}", summary="One event: its body and every attempt")
+async def get_delivery(event_id: str, merchant: CurrentMerchant, session: Session, compat: CompatDep):
+    event = await service.event_of(session, merchant.id, event_id)
+    if event is None:
+        raise TonleError(EVENT_NOT_FOUND)
+    data = {
+        **_event(event),
+        "body": wirejson.loads(event.body),
+        "attempt_log": [_attempt(a) for a in await service.attempts_of(session, event)],
+    }
+    return envelope.product(codes.SUCCESS, data, compat)
+
+
+@router.post("/deliveries/{event_id}/resend", summary="Send one event again")
+async def resend_one(event_id: str, merchant: CurrentMerchant, session: Session, compat: CompatDep):
+    event = await service.event_of(session, merchant.id, event_id)
+    if event is None:
+        raise TonleError(EVENT_NOT_FOUND)
+    count = await service.resend(session, merchant, [event])
+    return envelope.product(codes.SUCCESS, {"resent": count}, compat)
+
+
+@router.post(
+    "/deliveries/resend",
+    summary="Send again every event in a state and time range",
+    openapi_extra=body_schema(ResendRequest),
+)
+async def resend_many(merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep):
+    c = Checker(body)
+    status = c.string("status", max_len=20) or "failed"
+    if status not in service.RESENDABLE:
+        c.fail(("[status] must be failed, delivered, no_endpoint or pending.", "[status] មិនត្រឹមត្រូវ។"))
+    lo, hi = _window(c, "since"), _window(c, "until")
+    c.done()
+    events = await service.list_events(
+        session, merchant.id, status=status, event_type=None, since=lo, until=hi, after=None, limit=10_000
+    )
+    count = await service.resend(session, merchant, events)
+    return envelope.product(codes.SUCCESS, {"resent": count}, compat)
