@@ -19,10 +19,11 @@ install: $(VENV)/.installed
 # Migrates an embedded SQLite database under ./data, seeds the demo sandbox (printing its credentials) and serves
 # the API and pages on 127.0.0.1:8024.
 run: $(VENV)/.installed
+	@# The sandbox delivers webhooks to loopback receivers (`tonle webhooks listen`); production refuses them.
 	$(TONLE) migrate
 	$(TONLE) seed fixtures/demo.json
 	@echo "Serving on http://$${TONLE_HOST:-127.0.0.1}:$${TONLE_PORT:-8024}  (API docs: /docs)"
-	$(TONLE) serve
+	TONLE_WEBHOOK_ALLOW_PRIVATE_TARGETS=$${TONLE_WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} $(TONLE) serve
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,9 @@ class ThreadServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(10)
+        self.thread.join(30)
+        # A server left running would keep its in-process worker (and its settings) alive behind later tests.
+        assert not self.thread.is_alive(), "test server did not stop"
 
 
 @dataclass
@@ -124,28 +127,43 @@ class Backend:
     db: Database
     servers: dict[tuple[Any, ...], tuple[ThreadServer, Settings]] = field(default_factory=dict)
 
+    def _start(self, compat: Compat, overrides: dict[str, Any]) -> tuple[ThreadServer, Settings]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        settings = Settings(
+            public_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
+            database_url=self.url,
+            data_dir=self.tmp,
+            jwt_secret="test-signing-key-" + "x" * 32,
+            compat=compat,
+            host="127.0.0.1",
+            max_body_bytes=64 * 1024,
+            **{"worker_in_process": False, **overrides},
+        )
+        srv = ThreadServer(settings, sock)
+        srv.start()
+        return srv, settings
+
     def server(self, compat: Compat = Compat.live, **overrides: Any) -> Server:
-        """A server on this backend's database (one per distinct settings, started on first use)."""
+        """A server on this backend's database (one per distinct settings, started on first use, kept for the
+        session). Servers that run a delivery worker use ``running_server`` instead, so that only one worker,
+        with the test's own settings, runs at a time."""
         key = (compat, *sorted(overrides.items()))
         if key not in self.servers:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", 0))
-            settings = Settings(
-                public_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
-                database_url=self.url,
-                data_dir=self.tmp,
-                jwt_secret="test-signing-key-" + "x" * 32,
-                compat=compat,
-                host="127.0.0.1",
-                max_body_bytes=64 * 1024,
-                **{"worker_in_process": False, **overrides},
-            )
-            srv = ThreadServer(settings, sock)
-            srv.start()
-            self.servers[key] = (srv, settings)
+            self.servers[key] = self._start(compat, overrides)
         srv, settings = self.servers[key]
         return Server(self, f"http://127.0.0.1:{srv.port}", settings)
+
+    @contextmanager
+    def running_server(self, compat: Compat = Compat.live, **overrides: Any) -> Iterator[Server]:
+        """A server for one test only, stopped (with its in-process worker) when the test ends."""
+        srv, settings = self._start(compat, overrides)
+        try:
+            yield Server(self, f"http://127.0.0.1:{srv.port}", settings)
+        finally:
+            srv.stop()
+            clock.reset()
 
     def env(self) -> dict[str, str]:
         """Environment for running the ``tonle`` CLI against this backend's database."""

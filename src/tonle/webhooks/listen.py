@@ -41,8 +41,12 @@ def make_handler(secret: str | None, *, fail: bool, echo: Callable[[str], None])
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # a worker sends many deliveries at once; the default backlog of 5 stalls them
+
+
 def serve_forever(port: int, secret: str | None, *, fail: bool, echo: Callable[[str], None]) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(secret, fail=fail, echo=echo))
+    server = _Server(("127.0.0.1", port), make_handler(secret, fail=fail, echo=echo))
     echo(f"listening on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()
