@@ -382,3 +382,27 @@ def test_two_workers_deliver_a_thousand_events_once_each(quiet_server):
         assert len(deliveries(s.c, status="delivered", event_type="bulk.test", limit=200)) == 200
     finally:
         r.stop()
+
+
+def test_tonle_webhooks_listen_prints_and_verifies(hook_server):
+    s = Setup(hook_server)
+    port = free_port()
+    secret = set_url(s.c, f"http://127.0.0.1:{port}/webhook")["secret"]
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "tonle.cli", "webhooks", "listen", "--port", str(port), "--secret", secret],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert "listening on" in listener.stdout.readline()
+        [event_id] = emit_events(hook_server, s.m.id, kind="listen.test")
+        d = wait_until(lambda: (x := detail(s.c, event_id))["status"] == "delivered" and x)
+        assert '"status":"Success"' in d["attempt_log"][0]["response"]
+    finally:
+        os.killpg(listener.pid, signal.SIGINT)
+        out, _ = listener.communicate(timeout=10)
+    assert f"webhook-id={event_id}  signature OK" in out and '"event_type": "listen.test"' in out

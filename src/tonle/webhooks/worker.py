@@ -104,10 +104,12 @@ async def send(client: httpx.AsyncClient, settings: Settings, merchant: Merchant
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": "Tonle-Webhooks",
-            **signing.headers(_secrets(merchant, started), event.id, epoch(started), body),
         }
-        if not _secrets(merchant, started):
-            del headers["webhook-signature"]
+        keys = _secrets(merchant, started)
+        if keys:
+            headers.update(signing.headers(keys, event.id, epoch(started), body))
+        else:  # a merchant without a secret still gets the id and timestamp, to drop duplicates by
+            headers.update({"webhook-id": event.id, "webhook-timestamp": str(epoch(started))})
         response = await client.post(url, content=body, headers=headers)
         snippet = response.content[:SNIPPET].decode("utf-8", errors="replace")
         return Outcome(url, started, int((time.perf_counter() - t0) * 1000), response.status_code, snippet, "")
@@ -145,7 +147,10 @@ async def record(db: Database, settings: Settings, event: Claimed, merchant: Mer
             values.update(status="delivered", delivered_at=now)
         else:
             delay = schedule.next_delay(merchant.webhook_retry_profile, event.attempt_no)
-            values.update(status="failed") if delay is None else values.update(next_attempt_at=now + delay)
+            if delay is None:
+                values["status"] = "failed"  # the schedule is exhausted; a resend starts a new series
+            else:
+                values["next_attempt_at"] = now + delay
         moved = await session.execute(
             update(OutboxEvent)
             .where(OutboxEvent.id == event.id, OutboxEvent.lease_token == event.lease_token)
