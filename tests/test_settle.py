@@ -322,10 +322,12 @@ def test_insufficient_with_default_method_keeps_an_unpaid_bill_with_checkout(ser
     assert pay["payment_date"] is None and pay["payment_method"] == ""
     assert len(pay["checkout_ref"]) == 12 and pay["checkout_link"].endswith("/checkoutv2/" + pay["checkout_ref"])
     page = shop.c.get(pay["checkout_link"])
-    assert page.status_code == 200 and "Unpaid" in page.text and "R1" in page.text
+    assert page.status_code == 200 and 'data-state="pending"' in page.text and "R1" in page.text  # payable
     assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert shop.push(shop.body()).json()["code"] == "327"
-    assert shop.c.post("/transaction/instant_payment/detail", json={"reference": "R1"}).json()["code"] == "404"
+    # Opening the link made the checkout transaction that will pay the bill.
+    tran = ok(shop.c.post("/transaction/instant_payment/detail", json={"reference": "R1"}))
+    assert (tran["transaction_type"], tran["status"], tran["tran_amount"]) == ("checkout", "pending", 500)
     assert shop.c.get(server.base_url + "/checkoutv2/000000000000").status_code == 404
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tonle import __version__
+from tonle.checkout.pages import router as checkout_pages
+from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
 from tonle.db import Database
@@ -137,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(subbillers_router)
     app.include_router(sdk_router)
+    app.include_router(checkout_router)
+    app.include_router(checkout_pages)
     app.include_router(portal_router)
     app.include_router(webhooks_router)
     app.include_router(notify_router)

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # How long a pending wallet top-up waits for the bank before it expires.
     topup_ttl_seconds: int = Field(default=3600, ge=60)
 
+    # How long a checkout transaction stays payable (checkout/extend_expire_date adds as much again).
+    checkout_ttl_seconds: int = Field(default=1800, ge=60)
+
     # The bank linking page's one-time URL, and the sub-biller portal's signed URL: how long they stay valid.
     link_url_ttl_seconds: int = Field(default=1800, ge=60)
     portal_ttl_seconds: int = Field(default=3600, ge=60)

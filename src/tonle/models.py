@@ -1,5 +1,6 @@
 """Every table, imported once so that Alembic and ``Base.metadata`` see the whole schema."""
 
+from tonle.checkout.models import Checkout
 from tonle.customers.models import Customer, Wallet
 from tonle.db import Base
 from tonle.idempotency.models import IdempotencyKey
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "Bill",
     "BillDetail",
+    "Checkout",
     "Customer",
     "Entry",
     "IdempotencyKey",

@@ -38,9 +38,21 @@ td,th{{text-align:left;padding:.3rem;border-bottom:1px solid #eef}}img.logo{{max
 e = html.escape
 
 
-def page(title: str, body: str, status: int = 200, lang: str = "en") -> HTMLResponse:
+# The checkout page also runs its own script (countdown, live status) and listens to its event stream.
+SCRIPTED = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def page(title: str, body: str, status: int = 200, lang: str = "en", *, scripted: bool = False) -> HTMLResponse:
     return HTMLResponse(
-        _LAYOUT.format(title=e(title), body=body, lang=e(lang)), status_code=status, headers=SECURITY_HEADERS
+        _LAYOUT.format(title=e(title), body=body, lang=e(lang)),
+        status_code=status,
+        headers=SCRIPTED if scripted else SECURITY_HEADERS,
     )
 
 

@@ -26,6 +26,10 @@ async def current_merchant(request: Request, session: Session, _doc: object = De
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError("Malformed Authorization header: expected 'Bearer <token>'")
+    return await _from_jwt(request, session, token)
+
+
+async def _from_jwt(request: Request, session: Session, token: str) -> Merchant:
     claims = decode_access_token(request.app.state.settings, token)
     merchant = await session.get(Merchant, str(claims["sub"]))
     if merchant is None or not merchant.active:
@@ -37,6 +41,34 @@ async def current_merchant(request: Request, session: Session, _doc: object = De
 CurrentMerchant = Annotated[Merchant, Depends(current_merchant)]
 
 
+async def checkout_merchant(request: Request, session: Session) -> Merchant:
+    """The checkout endpoints take any of the three forms Bill24 clients were seen to send (other-apis §0.3):
+    ``Authorization: Bearer <jwt>``, ``token: Bearer <jwt>``, or ``token: <merchant token>``."""
+    if request.headers.get("authorization"):
+        return await current_merchant(request, session)
+    token = request.headers.get("token", "").strip()
+    if not token:
+        raise AuthError("Missing bearer token")
+    scheme, _, rest = token.partition(" ")
+    if scheme.lower() == "bearer" and rest.strip():
+        return await _from_jwt(request, session, rest.strip())
+    merchant = await merchant_by_token(session, token)
+    if merchant is None:
+        raise AuthError("Invalid merchant token")
+    request.state.merchant_id = merchant.id
+    return merchant
+
+
+async def merchant_by_token(session: Session, token: str) -> Merchant | None:
+    merchant = (
+        await session.execute(select(Merchant).where(Merchant.merchant_token_digest == crypto.digest(token)))
+    ).scalar_one_or_none()
+    return merchant if merchant is not None and merchant.active else None
+
+
+CheckoutMerchant = Annotated[Merchant, Depends(checkout_merchant)]
+
+
 async def sdk_merchant(request: Request, session: Session) -> Merchant:
     """The SDK endpoints authenticate with the bare merchant ``token`` header and the referrer key
     (``X-Referrer-Key``; an older client spells it ``Referer-Key``)."""
@@ -44,10 +76,8 @@ async def sdk_merchant(request: Request, session: Session) -> Merchant:
     referrer = (request.headers.get("x-referrer-key") or request.headers.get("referer-key") or "").strip()
     if not token:
         raise AuthError("Missing merchant token header")
-    merchant = (
-        await session.execute(select(Merchant).where(Merchant.merchant_token_digest == crypto.digest(token)))
-    ).scalar_one_or_none()
-    if merchant is None or not merchant.active:
+    merchant = await merchant_by_token(session, token)
+    if merchant is None:
         raise AuthError("Invalid merchant token")
     if not referrer or not crypto.same(crypto.digest(referrer), merchant.referrer_key_digest):
         raise AuthError("Invalid referrer key")

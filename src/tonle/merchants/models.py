@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tonle.db import Base, created_at, uuid_pk
@@ -34,6 +34,16 @@ class Merchant(Base):
     webhook_consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     webhook_disabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     webhook_disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    logo_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Checkout fee: a fixed part per currency (minor units) plus basis points of the amount, paid by the customer.
+    checkout_fee_fixed_khr: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkout_fee_fixed_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkout_fee_bps: Mapped[int] = mapped_column(Integer, default=0)
+    # The merchant's KHQR account (what a bank app that scans the code pays into).
+    khqr_account_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    khqr_merchant_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    khqr_acquiring_bank: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    khqr_city: Mapped[str | None] = mapped_column(String(15), nullable=True)
     wallet_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     billflow_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # settle payment answers 310 when off
     # Settle payment answers 316 unless the sub-biller has a linked settlement account.

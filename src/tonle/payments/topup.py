@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonle.checkout.models import Checkout
 from tonle.config import Settings
 from tonle.customers.models import Customer, Wallet
 from tonle.db import new_id
@@ -77,9 +79,12 @@ def effective_status(tran: Transaction) -> str:
     return tran.status
 
 
+PAYABLE = ("wallet_topup", "checkout")
+
+
 async def payable(session: AsyncSession, tran_id: str) -> Transaction:
     tran = await session.get(Transaction, tran_id, populate_existing=True)
-    if tran is None or tran.type != "wallet_topup":
+    if tran is None or tran.type not in PAYABLE:
         raise TonleError(codes.TRAN_NOT_FOUND)
     status = effective_status(tran)
     if status == "success":
@@ -91,9 +96,18 @@ async def payable(session: AsyncSession, tran_id: str) -> Transaction:
     return tran
 
 
-async def inquire(session: AsyncSession, bank: Bank, tran_id: str) -> tuple[Transaction, str]:
-    """Look a transaction up for a bank and hand that bank a fresh payment token (the previous one stops working)."""
-    tran = await payable(session, tran_id)
+async def inquire(session: AsyncSession, bank: Bank, identity: str) -> tuple[Transaction, str]:
+    """Look a transaction up for a bank and hand that bank a fresh payment token (the previous one stops working).
+    ``identity`` is the tran_id, or the MD5 of a scanned KHQR code (then the payment's channel is KHQR)."""
+    from tonle.checkout import service as checkout
+
+    channel = "Deeplink/Checkout"
+    if len(identity) == 32 and all(ch in "0123456789abcdefABCDEF" for ch in identity):
+        found = await checkout.by_md5(session, identity)
+        identity, channel = (found.id, "KHQR") if found else (identity, channel)
+    tran = await payable(session, identity)
+    if tran.type == "checkout":
+        await session.execute(update(Checkout).where(Checkout.tran_id == tran.id).values(channel=channel))
     token = secrets.token_hex(16)
     tran.bank_code, tran.payment_token_digest = bank.code, crypto.digest(token)
     await session.flush()
@@ -164,20 +178,25 @@ async def confirm(
         owner_ref=bank.code,
         allow_negative=True,
     )
-    wallet = await session.get(Wallet, tran.wallet_id)
-    assert wallet is not None
-    account = await session.get(Account, wallet.account_id)
-    assert account is not None
-    try:
-        entry = await ledger.post(
-            session,
-            merchant_id=tran.merchant_id,
-            kind="wallet_topup",
-            memo=f"top-up {tran.id} via {bank.code}",
-            legs=[ledger.Leg(clearing, -tran.amount), ledger.Leg(account, tran.amount)],
-        )
-    except ledger.AccountClosed:
-        raise TonleError(codes.TRAN_NOT_PAYABLE) from None
+    if tran.type == "checkout":
+        from tonle.checkout import service as checkout
+
+        entry = await checkout.credit(session, tran, bank, clearing)
+    else:
+        wallet = await session.get(Wallet, tran.wallet_id)
+        assert wallet is not None
+        account = await session.get(Account, wallet.account_id)
+        assert account is not None
+        try:
+            entry = await ledger.post(
+                session,
+                merchant_id=tran.merchant_id,
+                kind="wallet_topup",
+                memo=f"top-up {tran.id} via {bank.code}",
+                legs=[ledger.Leg(clearing, -tran.amount), ledger.Leg(account, tran.amount)],
+            )
+        except ledger.AccountClosed:
+            raise TonleError(codes.TRAN_NOT_PAYABLE) from None
     await session.execute(update(Transaction).where(Transaction.id == tran.id).values(entry_id=entry.id))
     tran = await session.get(Transaction, tran_id, populate_existing=True)
     assert tran is not None
@@ -186,10 +205,16 @@ async def confirm(
 
 
 async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> None:
-    """The merchant's webhook for the top-up, queued in this transaction (Bill24's payment body)."""
+    """The merchant's webhook for the payment, queued in this transaction (Bill24's payment body)."""
     merchant = await session.get(Merchant, tran.merchant_id)
     customer = await session.get(Customer, tran.customer_id) if tran.customer_id else None
     assert merchant is not None
+    channel, purpose, identity, customers = "Bank Channel", tran.description, tran.reference, None
+    if tran.type == "checkout":
+        checkout = await session.get(Checkout, tran.id)
+        assert checkout is not None
+        channel, purpose, identity = checkout.channel, checkout.purpose, checkout.identity_code
+        customers = json.loads(checkout.customers or "[]") or None
     body = payloads.payment_body(
         merchant.webhook_body_format,
         tran_id=tran.id,
@@ -200,13 +225,16 @@ async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> Non
         bank_code=bank.code,
         bank_name=bank.name,
         bank_ref=tran.bank_ref,
-        identity_code=tran.reference,
-        channel="Bank Channel",
-        purpose=tran.description,
+        identity_code=identity,
+        channel=channel,
+        purpose=purpose,
         customer_code=customer.sync_code if customer else "",
         customer_name=customer.name if customer else "",
+        customers=customers,
     )
-    await outbox.emit(session, merchant, "topup.success", body, bill24_body=True)
+    await outbox.emit(
+        session, merchant, "topup.success" if tran.type == "wallet_topup" else "payment.success", body, bill24_body=True
+    )
 
 
 def _same_confirm(tran: Transaction, bank: Bank, bank_ref: str) -> bool:

@@ -117,8 +117,26 @@ class MerchantFx(_Strict):
     webhook_secret: str | None = Field(default=None, max_length=200)
     proxy_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     wallet_enabled: bool = True
+    logo_url: str | None = Field(default=None, pattern=r"^https://", max_length=2000)
+    checkout_fee_khr: Any = 0  # fixed checkout fee per currency, in the major unit
+    checkout_fee_usd: Any = 0
+    checkout_fee_bps: int = Field(default=0, ge=0, le=10000)
+    khqr_account_id: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=32)
+    khqr_merchant_id: str | None = Field(default=None, max_length=32)
+    khqr_acquiring_bank: str | None = Field(default=None, max_length=32)
+    khqr_city: str | None = Field(default=None, max_length=15)
     sub_billers: list[SubBillerFx] = Field(default_factory=list)
     customers: list[CustomerFx] = Field(default_factory=list)
+
+    @field_validator("checkout_fee_khr", "checkout_fee_usd")
+    @classmethod
+    def _fee(cls, v: Any, info: ValidationInfo) -> Any:
+        currency = "KHR" if info.field_name == "checkout_fee_khr" else "USD"
+        try:
+            to_minor(Decimal(repr(v)) if isinstance(v, float) else v, currency)
+        except AmountError as exc:
+            raise ValueError(f"invalid {currency} amount: {exc}") from None
+        return Decimal(repr(v)) if isinstance(v, float) else v
 
     @field_validator("webhook_secret")
     @classmethod
@@ -227,6 +245,7 @@ async def _seed_bank(session: AsyncSession, b: BankFx, report: SeedReport) -> No
     bank.name, bank.name_kh, bank.logo, bank.online = b.name, b.name_kh, b.logo, b.online
     if token:
         bank.api_token_digest = crypto.digest(token)
+        bank.sandbox_token = token  # its sandbox payment page calls the bank API as this bank
     report.banks.append({"code": b.code, "api_token": token or "(unchanged)"})
 
 
@@ -269,6 +288,12 @@ async def _seed_merchant(session: AsyncSession, m: MerchantFx, report: SeedRepor
         shown.update({k: v or "(unchanged)" for k, v in given.items()})
         shown["client_id"] = merchant.client_id
     merchant.webhook_url, merchant.proxy_url, merchant.wallet_enabled = m.webhook_url, m.proxy_url, m.wallet_enabled
+    merchant.logo_url = m.logo_url
+    merchant.checkout_fee_fixed_khr = to_minor(m.checkout_fee_khr, "KHR")
+    merchant.checkout_fee_fixed_usd = to_minor(m.checkout_fee_usd, "USD")
+    merchant.checkout_fee_bps = m.checkout_fee_bps
+    merchant.khqr_account_id, merchant.khqr_merchant_id = m.khqr_account_id, m.khqr_merchant_id
+    merchant.khqr_acquiring_bank, merchant.khqr_city = m.khqr_acquiring_bank, m.khqr_city
     await session.flush()
     report.merchants.append(shown)
     return merchant

@@ -20,4 +20,6 @@ class Bank(Base):
     api_token_digest: Mapped[str] = mapped_column(String(64))
     # A sandbox bank can be set offline in the fixtures: linking with it then answers 001 (bank connection problem).
     online: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Sandbox banks keep their API token so that their payment page can call the bank API as the bank would.
+    sandbox_token: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = created_at()

@@ -1,19 +1,15 @@
-"""Pages a person opens: a bill's checkout link, and the sandbox bank's account-linking page."""
+"""The sandbox banks' pages: the account-linking page, and the payment page a checkout sends a customer to."""
 
 from __future__ import annotations
 
 import re
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.responses import HTMLResponse, Response
 
 from tonle.kit.http import Session
-from tonle.kit.money import CURRENCIES, display
+from tonle.kit.money import CURRENCIES
 from tonle.kit.pages import e, form, page, redirect
-from tonle.kit.timefmt import dotnet
-from tonle.merchants.models import Merchant
-from tonle.payments.models import Bill
 from tonle.sandbox.models import Bank
 from tonle.subbillers import service as subbillers
 from tonle.subbillers.models import SettlementLink, SubBiller
@@ -21,35 +17,6 @@ from tonle.subbillers.models import SettlementLink, SubBiller
 router = APIRouter(tags=["Pages"], include_in_schema=False)
 
 _ACCOUNT = re.compile(r"^\d{6,20}$")
-
-
-@router.get("/checkoutv2/{checkout_ref}")
-async def bill_checkout(checkout_ref: str, session: Session) -> HTMLResponse:
-    row = (
-        await session.execute(
-            select(Bill, Merchant.name)
-            .join(Merchant, Merchant.id == Bill.merchant_id)
-            .where(Bill.checkout_ref == checkout_ref)
-        )
-    ).first()
-    if row is None:
-        return page(
-            "Not found",
-            '<div class="card"><h1>Checkout not found</h1><p>This payment link does not exist.</p></div>',
-            404,
-        )
-    bill, merchant_name = row
-    state = "Paid / បានបង់" if bill.status == "paid" else "Unpaid / មិនទាន់បង់"
-    body = (
-        f'<div class="card"><p>{e(merchant_name)}</p>'
-        f'<p class="amount">{e(display(bill.total_amount, bill.currency))} {e(bill.currency)}</p>'
-        f'<p><span class="status" id="bill-status">{e(state)}</span></p>'
-        f"<dl><dt>Bill / វិក្កយបត្រ</dt><dd>{e(bill.ref_id)}</dd>"
-        f"<dt>Due / ថ្ងៃផុតកំណត់</dt><dd>{e(dotnet(bill.due_date)[:10])}</dd>"
-        f"<dt>Description</dt><dd>{e(bill.description or '-')}</dd></dl>"
-        "<p>Online payment of this bill is not available yet.</p></div>"
-    )
-    return page(f"Bill {bill.ref_id}", body)
 
 
 def _link_problem(err: subbillers.LinkPageError, sub: SubBiller | None) -> HTMLResponse:
@@ -140,3 +107,52 @@ async def link_decide(token: str, request: Request, session: Session) -> Respons
     except subbillers.LinkPageError as err:
         return _link_problem(err, sub)
     return redirect(subbillers.return_redirect(decided, sub, "active"))
+
+
+@router.get("/sandbox/bank/{bank_code}/pay/{tran_id}")
+async def bank_pay_page(bank_code: str, tran_id: str, session: Session) -> Response:
+    from tonle.checkout import service as checkout
+    from tonle.kit.money import display
+    from tonle.payments.topup import effective_status
+
+    bank = await session.get(Bank, bank_code)
+    found = await checkout.by_tran_id(session, tran_id)
+    if bank is None or found is None:
+        return page("Not found", '<div class="card"><h1>Payment not found</h1></div>', 404)
+    tran, co, merchant = found
+    state = effective_status(tran)
+    total = f"{display(tran.amount + tran.fee, tran.currency)} {tran.currency}"
+    action = (
+        '<form method="post"><button class="primary" id="pay" name="action" value="pay">Pay</button>'
+        f'<a href="/checkout/{e(tran.id)}" id="decline">Decline</a></form>'
+        if state == "pending"
+        else f'<p class="status" id="state">{e(state)}</p>'
+    )
+    body = (
+        f'<div class="card"><h1 id="bank-name">{e(bank.name)}</h1><p>Pay <strong>{e(merchant.name)}</strong></p>'
+        f'<p class="amount" id="total">{e(total)}</p><p>{e(co.identity_code)}</p>{action}</div>'
+    )
+    return page(f"{bank.name}: pay", body)
+
+
+@router.post("/sandbox/bank/{bank_code}/pay/{tran_id}")
+async def bank_pay(bank_code: str, tran_id: str, request: Request, session: Session) -> Response:
+    """The sandbox bank pays as a real bank would: inquiry, then confirm, over HTTP against Tonle's bank API, with
+    the bank's own token. Then the customer is sent back to the checkout page."""
+    import asyncio
+
+    from tonle.sandbox import client
+
+    bank = await session.get(Bank, bank_code)
+    if bank is None or not bank.sandbox_token:
+        return page(
+            "Bank unavailable", '<div class="card"><p id="reason">This bank cannot pay from its page.</p></div>', 400
+        )
+    token = bank.sandbox_token
+    await session.commit()  # hold nothing while the bank API (this same server) is called
+    base = request.app.state.settings.issuer
+    try:
+        await asyncio.to_thread(client.pay, base, token, tran_id)
+    except client.SandboxError as exc:
+        return page("Payment refused", f'<div class="card"><p class="error" id="error">{e(str(exc))}</p></div>', 400)
+    return redirect(f"/checkout/{tran_id}")

@@ -39,8 +39,10 @@ def payment_body(
     customer_code: str,
     customer_name: str,
     description: str = "",
+    customers: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    customers = [
+    """``customers`` are a checkout's bill lines as the merchant sent them; otherwise one line for the payer."""
+    customers = customers or [
         {
             "branch_code": "",
             "branch_name": "",
