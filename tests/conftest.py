@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from tonle.merchants.service import Credentials, create_merchant
 from tonle.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots and the KHQR oracle's install, never committed
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REQUIRE_PG = os.environ.get("TONLE_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgres"]
@@ -369,3 +371,30 @@ def access_log() -> Iterator[list[str]]:
     yield handler.lines
     logger.removeHandler(handler)
     logger.setLevel(old)
+
+
+# ---------------------------------------------------------------- the browser (one per session, for every module)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("TONLE_TEST_REQUIRE_BROWSER") == "1":
+            pytest.fail("TONLE_TEST_REQUIRE_BROWSER=1 but Debian's chromium is not installed")
+        pytest.skip("browser tests need Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -1,40 +1,10 @@
 """The bank's linking page in a real browser (Debian's chromium through Playwright)."""
 
-import os
-import shutil
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
-from conftest import ROOT
+from conftest import ARTIFACTS
 from helpers import ok
 from test_subbillers import Onboarding
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("TONLE_TEST_REQUIRE_BROWSER") == "1":
-            pytest.fail("TONLE_TEST_REQUIRE_BROWSER=1 but Debian's chromium is not installed")
-        pytest.skip("browser tests need Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_link_an_account_in_the_browser(server, browser):

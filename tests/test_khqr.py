@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import ROOT
+from conftest import ARTIFACTS, ROOT
 from tonle.khqr.codec import KHQR, KHQRError, crc16, decode, encode, md5
 
 SPEC_VECTOR = (
@@ -124,7 +124,7 @@ def test_encode_refuses_bad_data(fields, problem):
 # ---------------------------------------------------------------- the NBC SDK as an oracle
 
 ORACLE_SRC = ROOT / "tests" / "oracle"
-ORACLE_DIR = ROOT / "test-artifacts" / "khqr-oracle"
+ORACLE_DIR = ARTIFACTS / "khqr-oracle"
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +296,37 @@ def test_tonle_reads_what_the_nbc_sdk_makes(oracle):
             assert (data.merchant_id, data.acquiring_bank) == (spec["merchantId"], spec["bank"])
         # And Tonle writes the same string back.
         assert encode(data) == made["data"]["qr"]
+
+
+def test_the_khqr_command_line():
+    import sys
+
+    def tonle(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "tonle.cli", "khqr", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
+
+    made = tonle(
+        "encode",
+        "--account",
+        "shop@aclb",
+        "--name",
+        "ហាង",
+        "--amount",
+        "5000",
+        "--merchant-id",
+        "M1",
+        "--bank",
+        "ACLB",
+        "--bill",
+        "INV1",
+    )
+    assert made.returncode == 0, made.stderr
+    payload = made.stdout.splitlines()[0]
+    assert decode(payload).bill_number == "INV1" and f"md5: {md5(payload)}" in made.stdout
+    read = tonle("decode", payload)
+    assert read.returncode == 0 and "merchant_name: ហាង" in read.stdout and "amount: 5000" in read.stdout
+    bad = tonle("decode", payload[:-4] + "0000")
+    assert bad.returncode == 1 and "CRC mismatch" in bad.stderr
+    refused = tonle("encode", "--account", "nope", "--name", "A")
+    assert refused.returncode == 1 and "name@bank" in refused.stderr

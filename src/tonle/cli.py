@@ -19,12 +19,14 @@ merchant_app = typer.Typer(help="Manage merchants (billers).", no_args_is_help=T
 ledger_app = typer.Typer(help="Inspect the ledger.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Drive the sandbox over HTTP, as an SDK and a bank would.", no_args_is_help=True)
 payouts_app = typer.Typer(help="Sub-biller payouts.", no_args_is_help=True)
+khqr_app = typer.Typer(help="KHQR codes: decode and encode EMVCo payloads.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook deliveries: the log, resends, a local receiver.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(khqr_app, name="khqr")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -384,6 +386,76 @@ def webhooks_listen(
     from tonle.webhooks.listen import serve_forever
 
     serve_forever(port, secret, fail=fail, echo=lambda line: out.print(line, highlight=False))
+
+
+@khqr_app.command("decode")
+def khqr_decode(payload: Annotated[str, typer.Argument(help="the KHQR string")]) -> None:
+    """Check a KHQR string (lengths, order, CRC, rules) and print its fields; exit 1 with the problems when bad."""
+    from dataclasses import asdict
+
+    from tonle.khqr.codec import KHQRError, decode, md5
+
+    try:
+        data = decode(payload)
+    except KHQRError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]{problem}[/red]")
+        raise typer.Exit(1) from None
+    for key, value in asdict(data).items():
+        if value not in (None, {}, ""):
+            out.print(f"{key}: {value}", highlight=False)
+    out.print(f"md5: {md5(payload)}", highlight=False)
+
+
+@khqr_app.command("encode")
+def khqr_encode(
+    account: Annotated[str, typer.Option(help="Bakong account id, name@bank")],
+    name: Annotated[str, typer.Option(help="merchant name (25 characters at most)")],
+    currency: Annotated[str, typer.Option(help="KHR or USD")] = "KHR",
+    amount: Annotated[str | None, typer.Option(help="amount; none makes a static QR")] = None,
+    merchant_id: Annotated[str | None, typer.Option(help="a merchant QR (tag 30): the merchant id")] = None,
+    bank: Annotated[str | None, typer.Option(help="acquiring bank")] = None,
+    city: Annotated[str, typer.Option(help="merchant city")] = "Phnom Penh",
+    bill: Annotated[str | None, typer.Option(help="bill number")] = None,
+    store: Annotated[str | None, typer.Option(help="store label")] = None,
+    terminal: Annotated[str | None, typer.Option(help="terminal label")] = None,
+    expires_in: Annotated[int, typer.Option(help="seconds until a dynamic QR expires")] = 600,
+) -> None:
+    """Make a KHQR string (merchant QR with --merchant-id and --bank, else individual)."""
+    import time
+    from decimal import Decimal, InvalidOperation
+
+    from tonle.khqr.codec import KHQR, KHQRError, encode, md5
+
+    try:
+        value = Decimal(amount) if amount else None
+    except InvalidOperation:
+        err.print(f"[red]not an amount: {amount}[/red]")
+        raise typer.Exit(2) from None
+    now = int(time.time() * 1000)
+    data = KHQR(
+        kind="merchant" if merchant_id else "individual",
+        bakong_account_id=account,
+        merchant_name=name,
+        currency=currency.upper(),
+        amount=value,
+        merchant_id=merchant_id,
+        acquiring_bank=bank,
+        merchant_city=city,
+        bill_number=bill,
+        store_label=store,
+        terminal_label=terminal,
+        created_ms=now if value else None,
+        expires_ms=now + expires_in * 1000 if value else None,
+    )
+    try:
+        payload = encode(data)
+    except KHQRError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]{problem}[/red]")
+        raise typer.Exit(1) from None
+    out.print(payload, highlight=False)
+    out.print(f"md5: {md5(payload)}", highlight=False)
 
 
 def main() -> None:

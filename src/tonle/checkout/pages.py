@@ -155,17 +155,16 @@ async def checkout_events(tran_id: str, request: Request) -> Response:
         while time.monotonic() - started < STREAM_LIMIT_SECONDS:
             if await request.is_disconnected():
                 return
-            async with db.sessions() as session:
+            async with db.sessions() as session:  # a short read each time: nothing held between polls
                 found = await service.by_tran_id(session, tran_id)
-                await session.rollback()
+                state = effective_status(found[0]) if found else "not_found"
+                redirect = _redirect_after(found[0], found[1]) if found else ""
             if found is None:
                 yield 'event: status\ndata: {"status": "not_found"}\n\n'
                 return
-            tran, checkout, _merchant = found
-            state = effective_status(tran)
             if state != last:
                 last = state
-                payload = {"status": state, "redirect": _redirect_after(tran, checkout)}
+                payload = {"status": state, "redirect": redirect}
                 yield f"event: status\ndata: {json.dumps(payload)}\n\n"
                 if state in ("success", "expired"):
                     return

@@ -3,7 +3,7 @@ for merchants whose code still reads it (merchant setting ``webhook_body_format 
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from typing import Any
 
 from tonle.kit.money import to_major
@@ -14,7 +14,7 @@ _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 def tran_no(tran_id: str) -> str:
     """Bill24's 12-character transaction number, derived from the transaction id (stable, so never stored)."""
-    n = uuid.UUID(tran_id).int
+    n = int.from_bytes(hashlib.sha256(tran_id.encode()).digest()[:16])
     out = []
     for _ in range(12):
         n, r = divmod(n, 62)
