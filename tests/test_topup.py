@@ -252,12 +252,13 @@ def test_concurrent_confirms_pay_once(pg_server):
     token = s.inquiry(tran_id).json()["data"]["transaction"]["payment_token"]
 
     def one(_):
-        return s.confirm(tran_id, token, 7000).json()["message"]
+        body = s.confirm(tran_id, token, 7000).json()
+        return body["message"] if body["code"] == "SUCCESS" else f"{body['code']}: {body['message']}"
 
     with ThreadPoolExecutor(8) as pool:
         messages = list(pool.map(one, range(8)))
     assert messages.count("Payment confirmed") == 1, messages
-    assert messages.count("Payment already confirmed") == 7
+    assert messages.count("Payment already confirmed") == 7, messages
     assert s.balance() == 7000
 
 

@@ -186,3 +186,26 @@ async def balances(session: AsyncSession, account_ids: list[str]) -> dict[str, i
         return {}
     rows = await session.execute(select(Account.id, Account.balance).where(Account.id.in_(account_ids)))
     return {r.id: r.balance for r in rows}
+
+
+async def clearing_account(session: AsyncSession, merchant_id: str, bank_code: str, currency: str) -> Account:
+    """The merchant's position with a bank: debited when the bank pays in, credited when money goes out to it."""
+    return await open_account(
+        session,
+        merchant_id=merchant_id,
+        kind=AccountKind.bank_clearing,
+        currency=currency,
+        owner_ref=bank_code,
+        allow_negative=True,
+    )
+
+
+async def settlement_account(session: AsyncSession, merchant_id: str, sub_biller_id: str, currency: str) -> Account:
+    """What a sub-biller is owed: credited by settled payments, debited by payouts."""
+    return await open_account(
+        session,
+        merchant_id=merchant_id,
+        kind=AccountKind.subbiller_settlement,
+        currency=currency,
+        owner_ref=sub_biller_id,
+    )

@@ -25,7 +25,6 @@ from tonle.payments import repository as repo
 from tonle.payments.models import Bill, BillDetail, Transaction
 from tonle.payments.schemas import SettleInput
 from tonle.subbillers import service as subbillers
-from tonle.subbillers.models import SubBiller
 
 # What settle-payment business errors carry in `data` [OBS].
 NO_BILL = {"bill": None, "payment": None}
@@ -40,16 +39,6 @@ async def customer_or_311(session: AsyncSession, merchant: Merchant, sync_code: 
     if customer is None:
         raise TonleError(codes.CUSTOMER_NOT_FOUND, data)
     return customer
-
-
-async def settlement_account(session: AsyncSession, sub: SubBiller, currency: str) -> Account:
-    return await ledger.open_account(
-        session,
-        merchant_id=sub.merchant_id,
-        kind=ledger.AccountKind.subbiller_settlement,
-        currency=currency,
-        owner_ref=sub.id,
-    )
 
 
 @dataclass
@@ -112,7 +101,7 @@ async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput, co
     entry_id = None
     if inp.total > 0:
         source = await session.get(Account, wallet.account_id)
-        target = await settlement_account(session, sub, inp.currency)
+        target = await ledger.settlement_account(session, sub.merchant_id, sub.id, inp.currency)
         assert source is not None
         try:
             entry = await ledger.post(

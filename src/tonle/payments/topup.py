@@ -83,7 +83,10 @@ PAYABLE = ("wallet_topup", "checkout")
 
 
 async def payable(session: AsyncSession, tran_id: str) -> Transaction:
-    tran = await session.get(Transaction, tran_id, populate_existing=True)
+    return check_payable(await session.get(Transaction, tran_id, populate_existing=True))
+
+
+def check_payable(tran: Transaction | None) -> Transaction:
     if tran is None or tran.type not in PAYABLE:
         raise TonleError(codes.TRAN_NOT_FOUND)
     status = effective_status(tran)
@@ -129,10 +132,11 @@ async def confirm(
 ) -> tuple[Transaction, bool]:
     """Pay a pending transaction: exactly once, however many confirms arrive, one after another or at once.
     Returns (transaction, whether this call is a repeat of the confirm that paid it)."""
+    # One read decides: reading again could see a concurrent confirm's success and call a repeat a second payment.
     tran = await session.get(Transaction, tran_id, populate_existing=True)
     if tran is not None and tran.status == "success":
         return tran, _same_confirm(tran, bank, bank_ref)
-    tran = await payable(session, tran_id)
+    tran = check_payable(tran)
     if (
         tran.bank_code != bank.code
         or not tran.payment_token_digest
@@ -170,14 +174,7 @@ async def confirm(
         if tran.status == "success":
             return tran, _same_confirm(tran, bank, bank_ref)
         raise TonleError(codes.TRAN_NOT_PAYABLE)
-    clearing = await ledger.open_account(
-        session,
-        merchant_id=tran.merchant_id,
-        kind=ledger.AccountKind.bank_clearing,
-        currency=tran.currency,
-        owner_ref=bank.code,
-        allow_negative=True,
-    )
+    clearing = await ledger.clearing_account(session, tran.merchant_id, bank.code, tran.currency)
     if tran.type == "checkout":
         from tonle.checkout import service as checkout
 

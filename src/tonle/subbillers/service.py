@@ -272,21 +272,8 @@ async def request_payout(
         raise PayoutRefused(codes.MISSED_FIELD, text=("The account is not an active linked account.", "គណនីមិនសកម្ម។"))
     if amount <= 0:
         raise PayoutRefused(codes.MISSED_FIELD, text=("[amount] must be greater than 0.", "[amount] ត្រូវតែធំជាង 0។"))
-    source = await ledger.open_account(
-        session,
-        merchant_id=sub.merchant_id,
-        kind=ledger.AccountKind.subbiller_settlement,
-        currency=link.currency,
-        owner_ref=sub.id,
-    )
-    clearing = await ledger.open_account(
-        session,
-        merchant_id=sub.merchant_id,
-        kind=ledger.AccountKind.bank_clearing,
-        currency=link.currency,
-        owner_ref=link.bank_code,
-        allow_negative=True,
-    )
+    source = await ledger.settlement_account(session, sub.merchant_id, sub.id, link.currency)
+    clearing = await ledger.clearing_account(session, sub.merchant_id, link.bank_code, link.currency)
     payout_id = new_id()
     try:
         entry = await ledger.post(
@@ -341,21 +328,8 @@ async def complete_payout(session: AsyncSession, payout: Payout, *, paid: bool, 
     link = await session.get(SettlementLink, payout.link_id)
     assert link is not None
     if not paid:
-        source = await ledger.open_account(
-            session,
-            merchant_id=payout.merchant_id,
-            kind=ledger.AccountKind.subbiller_settlement,
-            currency=payout.currency,
-            owner_ref=payout.sub_biller_id,
-        )
-        clearing = await ledger.open_account(
-            session,
-            merchant_id=payout.merchant_id,
-            kind=ledger.AccountKind.bank_clearing,
-            currency=payout.currency,
-            owner_ref=link.bank_code,
-            allow_negative=True,
-        )
+        source = await ledger.settlement_account(session, payout.merchant_id, payout.sub_biller_id, payout.currency)
+        clearing = await ledger.clearing_account(session, payout.merchant_id, link.bank_code, payout.currency)
         reversal = await ledger.post(
             session,
             merchant_id=payout.merchant_id,
