@@ -167,7 +167,7 @@ def test_add_link_account_and_its_errors(server):
     )
 
 
-def test_link_page_approve_then_the_url_is_spent(server):
+def test_link_page_approve_then_the_url_is_spent(server, access_log):
     o = Onboarding(server)
     ok(o.onboard())
     url = o.link_url(currency="KHR")
@@ -220,6 +220,9 @@ def test_link_page_approve_then_the_url_is_spent(server):
         "0001****4411",
     )
     assert "999999999999" not in json.dumps(events) and "000123454411" not in json.dumps(events)
+    one_time = url.rsplit("/", 1)[1]
+    assert any("POST /sandbox/bank/link/<redacted>" in line for line in access_log)
+    assert not any(one_time in line for line in access_log)
 
 
 def test_link_page_reject_and_expiry(server):
@@ -262,7 +265,7 @@ def test_settlement_link_requirement_316(server):
     assert o.shop.push(o.shop.body(ref="L2", to="CPO2")).json()["code"] == "SUCCESS"  # no link needed when off
 
 
-def test_portal_url_and_page(server):
+def test_portal_url_and_page(server, access_log):
     o = Onboarding(server)
     ok(o.onboard())
     o.link_active()
@@ -287,6 +290,9 @@ def test_portal_url_and_page(server):
         clock.advance(server.settings.portal_ttl_seconds + 1)
         assert web.get(got["web_url"]).status_code == 410  # expired
     clock.reset()
+    token = got["web_url"].rsplit("/", 1)[1]
+    assert any("GET /portal/<redacted>" in line for line in access_log)
+    assert not any(token in line for line in access_log)  # the portal's credential never reaches the log
     assert o.c.post("/walletmgnt/url", json={"supplier_sync_code": "NOPE"}).json()["code"] == "314"
     assert (
         o.c.post("/walletmgnt/url", json={"supplier_sync_code": "CPO1", "language": "fr"}).json()["code"]

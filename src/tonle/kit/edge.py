@@ -17,6 +17,8 @@ from tonle.kit.envelope import product
 access_log = logging.getLogger("tonle.access")
 _SLASHES = re.compile(r"/{2,}")
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+# Paths that carry a credential (the portal's signed token, a linking page's one-time token): never logged whole.
+_SECRET_PATH = re.compile(r"^(/portal/|/sandbox/bank/link/)[^/]+")
 REQUEST_ID = "x-request-id"
 
 
@@ -76,7 +78,7 @@ class EdgeMiddleware:
                     '%s "%s %s" %d %.1fms rid=%s',
                     client[0],
                     scope["method"],
-                    path,
+                    _SECRET_PATH.sub(r"\1<redacted>", path),
                     status,
                     (time.perf_counter() - started) * 1000,
                     rid,
