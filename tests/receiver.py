@@ -89,7 +89,7 @@ class Receiver:
             self.server.server_close()
             self.server = None
 
-    def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
         deadline = time.time() + timeout
         while time.time() < deadline:
             with self.lock:
@@ -99,7 +99,7 @@ class Receiver:
         raise AssertionError(f"expected {count} request(s), got {len(self.requests)}")
 
 
-def wait_until(predicate, timeout: float = 15, interval: float = 0.05):
+def wait_until(predicate, timeout: float = 30, interval: float = 0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()
