@@ -18,11 +18,10 @@ from tonle.kit.errors import TonleError
 from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.kit.money import CURRENCIES, AmountError, display, to_major, to_minor
 from tonle.kit.timefmt import dotnet_local
-from tonle.kit.validate import Checker
+from tonle.kit.validate import Checker, amount_message
 from tonle.merchants.auth import CheckoutMerchant
 from tonle.merchants.models import Merchant
 from tonle.payments.models import Transaction
-from tonle.payments.schemas import _amount_message
 from tonle.payments.topup import effective_status
 from tonle.sandbox.models import Bank
 
@@ -121,7 +120,7 @@ def _amount(c: Checker, raw: Any, currency: str | None, label: str = "amount") -
     try:
         minor = to_minor(raw, currency)
     except AmountError as exc:
-        c.fail(_amount_message(label, exc, currency))
+        c.fail(amount_message(label, exc, currency))
         return None
     if minor <= 0 and label == "amount":
         c.fail(("[amount] must be greater than 0.", "[amount] ត្រូវតែធំជាង 0។"))

@@ -12,8 +12,6 @@ from pydantic import BaseModel, Field
 from tonle.kit.money import CURRENCIES
 from tonle.kit.validate import Checker, provide, wrong_type
 
-MISSING = object()
-
 
 class WalletIn(BaseModel):
     name: str = Field(description="wallet display name; required when a wallet is given")

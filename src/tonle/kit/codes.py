@@ -56,9 +56,6 @@ INVALID_JSON = Code("ERR_INVALID_JSON", "The request body is not valid JSON.", "
 BODY_TOO_LARGE = Code("ERR_BODY_TOO_LARGE", "The request body is too large.", "ទិន្នន័យដែលផ្ញើមកធំពេក។")
 ROUTE_NOT_FOUND = Code("ERR_NOT_FOUND", "No such endpoint.", "រកមិនឃើញ endpoint នេះទេ។")
 METHOD_NOT_ALLOWED = Code("ERR_METHOD_NOT_ALLOWED", "Method not allowed.", "មិនអនុញ្ញាតវិធីសាស្ត្រនេះទេ។")
-UNSUPPORTED_MEDIA = Code(
-    "ERR_UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json.", "ទិន្នន័យត្រូវតែជា application/json។"
-)
 INTERNAL = Code("ERR_INTERNAL", "Internal error. Quote the request id when reporting it.", "មានបញ្ហាខាងក្នុង។")
 UNAVAILABLE = Code(
     "ERR_UNAVAILABLE", "The service is temporarily unavailable. Retry later.", "សេវាកម្មមិនអាចប្រើបានបណ្ដោះអាសន្ន។"
@@ -145,7 +142,6 @@ BANK_PAYMENT_TOKEN_INVALID = Code(
 )
 BANK_AMOUNT_MISMATCH = Code("AMOUNT_MISMATCH", "Amount does not match the transaction", "ចំនួនទឹកប្រាក់មិនត្រូវគ្នា")
 BANK_CURRENCY_MISMATCH = Code("CURRENCY_MISMATCH", "Currency does not match the transaction", "រូបិយប័ណ្ណមិនត្រូវគ្នា")
-BANK_VALIDATION = Code("ERR_MISSED_FIELD", "", "")
 
 # --- sub-billers (Activate Sub Biller API) ---
 ONBOARDED = Code("000", "success", KH_SUCCESS)  # lower-case, as documented

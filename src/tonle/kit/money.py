@@ -7,7 +7,6 @@ amounts. A KHR amount with a fractional part is therefore refused, not rounded (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 EXPONENTS: dict[str, int] = {"KHR": 0, "USD": 2}
@@ -22,16 +21,6 @@ class AmountError(ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Currency:
-    code: str
-    exponent: int
-
-
-def is_currency(code: object) -> bool:
-    return isinstance(code, str) and code in EXPONENTS
 
 
 def to_decimal(value: object) -> Decimal:

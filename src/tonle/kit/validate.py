@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from tonle.kit.errors import MissedField
+from tonle.kit.money import EXPONENTS, AmountError
 
 # ASP.NET's [EmailAddress] is lenient: one "@" with text on both sides. We also refuse spaces and require a dot in
 # the domain, since a payment receipt sent there would bounce.
@@ -87,3 +88,18 @@ def required_string(body: Any, key: str, *, max_len: int = 255, unit: str = "cha
     c.done()
     assert value is not None
     return value
+
+
+def amount_message(label: str, exc: AmountError, currency: str) -> tuple[str, str]:
+    """Why an amount field was refused, in the ERR_MISSED_FIELD style."""
+    if exc.reason == "negative":
+        return f"[{label}] must not be negative.", f"[{label}] មិនអាចអវិជ្ជមានបានទេ។"
+    if exc.reason == "precision":
+        places = EXPONENTS[currency]
+        en = (
+            f"[{label}] must be a whole number of {currency}."
+            if places == 0
+            else (f"[{label}] must have at most {places} decimal places for {currency}.")
+        )
+        return en, f"[{label}] មានខ្ទង់ទសភាគច្រើនពេកសម្រាប់ {currency}។"
+    return f"[{label}] is out of range.", f"[{label}] លើសដែនកំណត់។"

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from tonle.config import Compat
 from tonle.kit import codes
 from tonle.kit.errors import MissedField, TonleError
-from tonle.kit.money import CURRENCIES, EXPONENTS, AmountError, to_major, to_minor
+from tonle.kit.money import CURRENCIES, AmountError, to_major, to_minor
 from tonle.kit.timefmt import parse_wire_date
-from tonle.kit.validate import Checker, provide, required_string
+from tonle.kit.validate import Checker, amount_message, provide, required_string
 from tonle.payments.hashing import amount_text
 
 DUE_DATE_RULE = ("MsgDueDateMustBeGreaterThanCurrentDate", "MsgDueDateMustBeGreaterThanCurrentDate")
@@ -183,20 +183,6 @@ def _check_binding(body: dict[str, Any]) -> None:
                 raise _conversion_error(f"details[{i}].{key}", kind)
 
 
-def _amount_message(label: str, exc: AmountError, currency: str) -> tuple[str, str]:
-    if exc.reason == "negative":
-        return f"[{label}] must not be negative.", f"[{label}] មិនអាចអវិជ្ជមានបានទេ។"
-    if exc.reason == "precision":
-        places = EXPONENTS[currency]
-        en = (
-            f"[{label}] must be a whole number of {currency}."
-            if places == 0
-            else (f"[{label}] must have at most {places} decimal places for {currency}.")
-        )
-        return en, f"[{label}] មានខ្ទង់ទសភាគច្រើនពេកសម្រាប់ {currency}។"
-    return f"[{label}] is out of range.", f"[{label}] លើសដែនកំណត់។"
-
-
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -230,7 +216,7 @@ def parse_settle(body: dict[str, Any], compat: Compat) -> SettleInput:
         try:
             total = to_minor(total_raw, currency)
         except AmountError as exc:
-            c.fail(_amount_message("total_amount", exc, currency))
+            c.fail(amount_message("total_amount", exc, currency))
     customer = c.string("customer_sync_code", required=True, max_len=50, unit="digits")
     # payment_to (current) or settlement_to (older clients); payment_to wins when both are given.
     pay_key = (
@@ -247,7 +233,7 @@ def parse_settle(body: dict[str, Any], compat: Compat) -> SettleInput:
         try:
             total_tax = to_minor(body["total_tax"], currency)
         except AmountError as exc:
-            c.fail(_amount_message("total_tax", exc, currency))
+            c.fail(amount_message("total_tax", exc, currency))
     details = _details(c, body.get("details") or [], currency)
 
     date_dt = parse_wire_date(date) if date else None
@@ -300,7 +286,7 @@ def _details(c: Checker, raw: list[dict[str, Any]], currency: str | None) -> lis
                 try:
                     setattr(d, key, to_minor(item[key], currency))
                 except AmountError as exc:
-                    c.fail(_amount_message(f"details[{i}].{key}", exc, currency))
+                    c.fail(amount_message(f"details[{i}].{key}", exc, currency))
         out.append(d)
     return out
 

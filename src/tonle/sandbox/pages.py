@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
+from tonle.checkout import service as checkout
 from tonle.kit.http import Session
-from tonle.kit.money import CURRENCIES
+from tonle.kit.money import CURRENCIES, display
 from tonle.kit.pages import e, form, page, redirect
+from tonle.payments.topup import effective_status
+from tonle.sandbox import client
 from tonle.sandbox.models import Bank
 from tonle.subbillers import service as subbillers
 from tonle.subbillers.models import SettlementLink, SubBiller
@@ -111,9 +115,6 @@ async def link_decide(token: str, request: Request, session: Session) -> Respons
 
 @router.get("/sandbox/bank/{bank_code}/pay/{tran_id}")
 async def bank_pay_page(bank_code: str, tran_id: str, session: Session) -> Response:
-    from tonle.checkout import service as checkout
-    from tonle.kit.money import display
-    from tonle.payments.topup import effective_status
 
     bank = await session.get(Bank, bank_code)
     found = await checkout.by_tran_id(session, tran_id)
@@ -139,9 +140,6 @@ async def bank_pay_page(bank_code: str, tran_id: str, session: Session) -> Respo
 async def bank_pay(bank_code: str, tran_id: str, request: Request, session: Session) -> Response:
     """The sandbox bank pays as a real bank would: inquiry, then confirm, over HTTP against Tonle's bank API, with
     the bank's own token. Then the customer is sent back to the checkout page."""
-    import asyncio
-
-    from tonle.sandbox import client
 
     bank = await session.get(Bank, bank_code)
     if bank is None or not bank.sandbox_token:
