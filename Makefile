@@ -6,7 +6,7 @@ PYTHON ?= python3
 
 export TONLE_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,12 +26,18 @@ run: $(VENV)/.installed
 	TONLE_WEBHOOK_ALLOW_PRIVATE_TARGETS=$${TONLE_WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} $(TONLE) serve
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests bench
 
 # Runs the whole suite on SQLite, and on PostgreSQL too when it is reachable (TONLE_TEST_POSTGRES_URL, else
 # 127.0.0.1:5432/test), plus ruff.
 test: lint
 	$(PY) -m pytest
+
+# Benchmarks (bench/README.md): every scenario on SQLite and PostgreSQL with real server processes and wrk;
+# appends a table to bench/RESULTS.md. Installs wrk from Debian when it is missing. Takes about 25 minutes.
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

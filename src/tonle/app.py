@@ -17,7 +17,7 @@ from tonle.checkout.pages import router as checkout_pages
 from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
-from tonle.db import Database
+from tonle.db import Database, is_sqlite
 from tonle.kit import codes, envelope
 from tonle.kit.edge import BodyTooLarge, EdgeMiddleware
 from tonle.kit.errors import AuthError, TonleError
@@ -47,7 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db = Database(settings.effective_database_url)
+        if settings.sql_echo:
+            logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+        pool = {} if is_sqlite(settings.effective_database_url) else {"pool_size": settings.db_pool_size}
+        app.state.db = Database(settings.effective_database_url, **pool)
         stop = asyncio.Event()
         worker = None
         if settings.worker_in_process:

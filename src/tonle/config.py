@@ -25,6 +25,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""  # default: SQLite file under data_dir
+    # Log every SQL statement with its parameters (logger sqlalchemy.engine); bench/ reads it to build the
+    # pgbench equivalent of the settle path. Never on in production: parameters include token digests.
+    sql_echo: bool = False
+    # PostgreSQL connections per API process. No overflow: connections opened above the pool size are closed
+    # again when returned, and under load that churn (connect, TLS probe, auth, re-prepare) cost more than waiting
+    # for a pooled connection (bench/README.md). Size it to the concurrency one process can use.
+    db_pool_size: int = Field(default=20, ge=1)
     host: str = "127.0.0.1"
     port: int = 8024
     compat: Compat = Compat.live

@@ -25,3 +25,16 @@ async def wallets_with_balances(session: AsyncSession, merchant_id: str, custome
         .order_by(Wallet.position)
     )
     return [(w, bal) for w, bal in (await session.execute(q)).all()]
+
+
+async def wallets_with_accounts(
+    session: AsyncSession, merchant_id: str, customer_id: str
+) -> list[tuple[Wallet, Account]]:
+    """The customer's live wallets in wallet order, each with its ledger account (one query), for paying from."""
+    q = (
+        select(Wallet, Account)
+        .join(Account, Account.id == Wallet.account_id)
+        .where(Wallet.merchant_id == merchant_id, Wallet.customer_id == customer_id, Wallet.deleted_at.is_(None))
+        .order_by(Wallet.position)
+    )
+    return [(w, a) for w, a in (await session.execute(q)).all()]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Compat
@@ -16,6 +15,7 @@ from tonle.customers.models import Customer, Wallet
 from tonle.db import new_id
 from tonle.kit import codes
 from tonle.kit.errors import TonleError
+from tonle.kit.sql import insert_for
 from tonle.kit.timefmt import add_month, clock
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Posting
@@ -67,12 +67,34 @@ async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput, co
     existing = await repo.bill_by_ref(session, merchant.id, inp.ref_id)
     if existing is not None:
         raise _duplicate(existing, compat)
-    wallet = await _paying_wallet(session, merchant, customer, inp)
+    wallet, source = await _paying_wallet(session, merchant, customer, inp)
     explicit = bool(inp.payment_method_token)
 
+    # Money first, then the bill, written once in its final state: fewer statements than writing the bill, then
+    # paying, then updating it (bench/README.md). A concurrent push of the same ref_id is still refused before
+    # anything is kept: the loser's bill insert finds the (merchant, ref_id) unique index taken, and the error
+    # rolls back its whole transaction, the money movement included.
     now = clock.now()
+    bill_id, tran_id = new_id(), new_id()
+    entry_id, paid, checkout_ref = None, True, None
+    if inp.total > 0:
+        target = await ledger.settlement_account(session, sub.merchant_id, sub.id, inp.currency)
+        try:
+            entry = await ledger.post(
+                session,
+                merchant_id=merchant.id,
+                kind="wallet_payment",
+                memo=f"bill {inp.ref_id}",
+                legs=[ledger.Leg(source, -inp.total), ledger.Leg(target, inp.total)],
+            )
+            entry_id = entry.id
+        except ledger.InsufficientFunds:
+            if explicit:
+                raise settle_error(codes.INSUFFICIENT_BALANCE) from None  # nothing is kept
+            # The default method could not pay: the bill stays, unpaid, with a checkout reference [OBS].
+            paid, checkout_ref = False, secrets.token_hex(6).upper()
     bill = Bill(
-        id=new_id(),
+        id=bill_id,
         merchant_id=merchant.id,
         customer_id=customer.id,
         sub_biller_id=sub.id,
@@ -85,63 +107,51 @@ async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput, co
         description=inp.description,
         exchange_rate_khr=inp.exchange_rate_khr,
         total_amount_khr=inp.total_amount_khr,
-        status="unpaid",
-        payment_method="",
-        payment_ref="",
+        status="paid" if paid else "unpaid",
+        payment_method="wallet" if paid else "",
+        payment_date=now if paid else None,
+        payment_ref=tran_id if paid else "",
+        checkout_ref=checkout_ref,
         created_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(bill)
-            await session.flush()  # the (merchant, ref_id) unique index decides a race before any money moves
-    except IntegrityError:
-        raise settle_error(codes.BILL_EXISTS) from None
-    session.add_all(BillDetail(bill_id=bill.id, position=i, **vars(d)) for i, d in enumerate(inp.details))
-
-    entry_id = None
-    if inp.total > 0:
-        source = await session.get(Account, wallet.account_id)
-        target = await ledger.settlement_account(session, sub.merchant_id, sub.id, inp.currency)
-        assert source is not None
-        try:
-            entry = await ledger.post(
-                session,
-                merchant_id=merchant.id,
-                kind="wallet_payment",
-                memo=f"bill {inp.ref_id}",
-                legs=[ledger.Leg(source, -inp.total), ledger.Leg(target, inp.total)],
-            )
-        except ledger.InsufficientFunds:
-            if explicit:
-                raise settle_error(codes.INSUFFICIENT_BALANCE) from None  # nothing is kept
-            # The default method could not pay: the bill stays, unpaid, with a checkout reference [OBS].
-            bill.checkout_ref = secrets.token_hex(6).upper()
-            await session.flush()
-            return Settled(bill, paid=False)
-        entry_id = entry.id
-    tran = Transaction(
-        id=new_id(),
-        merchant_id=merchant.id,
-        customer_id=customer.id,
-        wallet_id=wallet.id,
-        bill_id=bill.id,
-        sub_biller_id=sub.id,
-        type="wallet_payment",
-        reference=inp.ref_id,
-        amount=inp.total,
-        fee=0,
-        currency=inp.currency,
-        status="success",
-        tran_date=now,
-        expire_date=add_month(now),
-        paid_at=now,
-        entry_id=entry_id,
-        description=inp.description,
-        created_at=now,
+    table = Bill.__table__
+    inserted = await session.execute(
+        insert_for(session, table)
+        .values({c.name: getattr(bill, c.key) for c in table.columns})
+        .on_conflict_do_nothing(index_elements=["merchant_id", "ref_id"])
+        .returning(table.c.id)
     )
-    session.add(tran)
-    bill.status, bill.payment_method, bill.payment_date, bill.payment_ref = "paid", "wallet", now, tran.id
-    await session.flush()
+    if inserted.first() is None:
+        raise settle_error(codes.BILL_EXISTS)
+    if inp.details:
+        await session.execute(
+            BillDetail.__table__.insert(),
+            [{"bill_id": bill_id, "position": i, **vars(d)} for i, d in enumerate(inp.details)],
+        )
+    if not paid:
+        return Settled(bill, paid=False)
+    await session.execute(
+        Transaction.__table__.insert().values(
+            id=tran_id,
+            merchant_id=merchant.id,
+            customer_id=customer.id,
+            wallet_id=wallet.id,
+            bill_id=bill_id,
+            sub_biller_id=sub.id,
+            type="wallet_payment",
+            reference=inp.ref_id,
+            amount=inp.total,
+            fee=0,
+            currency=inp.currency,
+            status="success",
+            tran_date=now,
+            expire_date=add_month(now),
+            paid_at=now,
+            entry_id=entry_id,
+            description=inp.description,
+            created_at=now,
+        )
+    )
     return Settled(bill, paid=True)
 
 
@@ -152,19 +162,23 @@ def _duplicate(existing: Bill, compat: Compat) -> TonleError:
     return settle_error(codes.BILL_EXISTS)
 
 
-async def _paying_wallet(session: AsyncSession, merchant: Merchant, customer: Customer, inp: SettleInput) -> Wallet:
-    wallets = [w for w, _ in await customers.wallets_with_balances(session, merchant.id, customer.id)]
+async def _paying_wallet(
+    session: AsyncSession, merchant: Merchant, customer: Customer, inp: SettleInput
+) -> tuple[Wallet, Account]:
+    wallets = await customers.wallets_with_accounts(session, merchant.id, customer.id)
     if inp.payment_method_token:
-        wallet = next((w for w in wallets if secrets.compare_digest(w.payment_token, inp.payment_method_token)), None)
-        if wallet is None:
+        found = next(
+            ((w, a) for w, a in wallets if secrets.compare_digest(w.payment_token, inp.payment_method_token)), None
+        )
+        if found is None:
             raise settle_error(codes.PAYMENT_TOKEN_INVALID)
-        if wallet.currency != inp.currency:
+        if found[0].currency != inp.currency:
             raise settle_error(codes.CURRENCY_MISMATCH)
-        return wallet
-    wallet = next((w for w in wallets if w.currency == inp.currency), None)
-    if wallet is None:
+        return found
+    found = next(((w, a) for w, a in wallets if w.currency == inp.currency), None)
+    if found is None:
         raise settle_error(codes.PAYMENT_METHOD_NOT_FOUND)
-    return wallet
+    return found
 
 
 # ---------------------------------------------------------------- reads
