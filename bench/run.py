@@ -78,8 +78,11 @@ class Db:
 
     def keep_template(self) -> None:
         if self.kind == "sqlite":
-            self.query("PRAGMA wal_checkpoint(TRUNCATE)")
-            shutil.copy(self.workdir / "bench.db", self.workdir / "seeded.db")
+            import sqlite3
+
+            # The backup API copies a consistent database whatever sits in the WAL.
+            with sqlite3.connect(self.workdir / "bench.db") as src, sqlite3.connect(self.workdir / "seeded.db") as dst:
+                src.backup(dst)
             return
         self._admin(
             f"DROP DATABASE IF EXISTS {PG_DB}_seeded",

@@ -29,6 +29,8 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
+import procs
+import watch
 from tonle.app import create_app
 from tonle.config import Compat, Settings
 from tonle.db import Database
@@ -205,7 +207,9 @@ class Server:
             m, c = await create_merchant(session, name, creds)
             return Merchant(m.id, c)
 
-        return self.in_session(go)
+        merchant = self.in_session(go)
+        watch.remember_credentials(merchant.creds)
+        return merchant
 
     def client(self, token: str | None = None, address: str | None = None) -> httpx.Client:
         """A client whose requests appear to come from their own source address (X-Forwarded-For from loopback
@@ -216,7 +220,9 @@ class Server:
         }
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        return httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=30, event_hooks={"response": [watch.on_response]}
+        )
 
     def authorize(self, merchant: Merchant, refresh: str = "") -> dict[str, Any]:
         with self.client() as c:
@@ -278,8 +284,23 @@ async def _pg_drop(url: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def secrets_stay_out_of_logs() -> Iterator[None]:
+    """Whatever the suite does, no secret it has seen may reach a log line or an error body (docs/reliability.md).
+    Set up before, and checked after, every backend and server of the session."""
+    log_file = ARTIFACTS / "suite.log"
+    handler = watch.capture_logs(log_file)
+    yield
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    found = watch.leaks([log_file, *procs.LOGS])
+    assert not found, f"secrets in logs or error bodies: {found}"
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, secrets_stay_out_of_logs: None
+) -> Iterator[Backend]:
     # Nothing here runs an event loop on the main thread: Playwright's sync API may be holding one there.
     name = request.param
     tmp = tmp_path_factory.mktemp(name)

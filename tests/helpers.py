@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import watch
 from tonle.customers import repository as repo
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
@@ -58,6 +59,8 @@ def add_sub_biller(server, merchant_id: str, code: str = "SP001", name: str = "S
 def add_bank(server, code: str, token: str, name: str = "Sandbox Bank") -> None:
     from tonle.kit.crypto import digest
     from tonle.sandbox.models import Bank
+
+    watch.remember(token)
 
     async def go(session: Any) -> None:
         if await session.get(Bank, code) is None:

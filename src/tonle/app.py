@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tonle import __version__
@@ -17,9 +16,9 @@ from tonle.checkout.pages import router as checkout_pages
 from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
-from tonle.db import Database, is_sqlite
+from tonle.db import Database, database_unavailable, is_sqlite
 from tonle.kit import codes, envelope
-from tonle.kit.edge import BodyTooLarge, EdgeMiddleware
+from tonle.kit.edge import BodyTimeout, BodyTooLarge, EdgeMiddleware
 from tonle.kit.errors import AuthError, TonleError
 from tonle.kit.http import install_openapi
 from tonle.kit.wirejson import WireJSONResponse
@@ -49,8 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.sql_echo:
             logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
-        pool = {} if is_sqlite(settings.effective_database_url) else {"pool_size": settings.db_pool_size}
-        app.state.db = Database(settings.effective_database_url, **pool)
+        options: dict[str, object] = {"hide_parameters": not settings.sql_echo}
+        if not is_sqlite(settings.effective_database_url):
+            options["pool_size"] = settings.db_pool_size
+        app.state.db = Database(settings.effective_database_url, **options)
         stop = asyncio.Event()
         worker = None
         if settings.worker_in_process:
@@ -122,14 +123,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def on_too_large(request: Request, exc: BodyTooLarge) -> WireJSONResponse:
         return envelope.product(codes.BODY_TOO_LARGE, None, compat, status=413, headers={"Connection": "close"})
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def on_db_down(request: Request, exc: Exception) -> WireJSONResponse:
-        log.error("database error rid=%s: %s", rid(request), exc.__class__.__name__, exc_info=exc)
-        return envelope.product(codes.UNAVAILABLE, None, compat, status=503, headers={"Retry-After": "5"})
+    @app.exception_handler(BodyTimeout)
+    async def on_body_timeout(request: Request, exc: BodyTimeout) -> WireJSONResponse:
+        return envelope.product(codes.BODY_TIMEOUT, None, compat, status=408, headers={"Connection": "close"})
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> WireJSONResponse:
+        if database_unavailable(exc):
+            # Down, restarting, refusing connections, or every pooled connection busy: the request did nothing
+            # (its transaction never committed), so the client may retry; a clear 503, not a 500.
+            log.error("database unavailable rid=%s: %s: %s", rid(request), type(exc).__name__, exc)
+            return envelope.product(codes.UNAVAILABLE, None, compat, status=503, headers={"Retry-After": "5"})
         log.error("unhandled error rid=%s", rid(request), exc_info=exc)
         return envelope.product(codes.INTERNAL, None, compat, status=500)
 
@@ -150,5 +154,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bank_router)
     app.include_router(pages_router)
     install_openapi(app)
-    app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, compat=compat, log=settings.access_log)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body=settings.max_body_bytes,
+        compat=compat,
+        log=settings.access_log,
+        body_timeout=settings.body_timeout_seconds,
+    )
     return app

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     sms_gateway_token: str = ""
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # A request body must arrive whole within this many seconds of the request's start: a client that trickles
+    # it byte by byte gets 408 instead of holding a connection and a request slot for ever.
+    body_timeout_seconds: float = Field(default=30, gt=0)
     access_log: bool = True
 
     @cached_property

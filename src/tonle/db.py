@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
@@ -42,11 +44,32 @@ def created_at() -> Any:
     return mapped_column(DateTime, nullable=False, default=lambda: clock.now())
 
 
+# SQLSTATEs of a server that is going away or not there yet: admin shutdown, crash shutdown, cannot connect now,
+# and the connection exception class (08).
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "08")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or used, rather than that a statement was wrong."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
+        return True  # the builtins: a refused or reset connection, or a connect timeout, raised unwrapped
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(cause, "sqlstate", "") or "")
+        return state.startswith(_UNAVAILABLE_STATES)
+    return False
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
 def make_engine(url: str, **kw: Any) -> AsyncEngine:
+    # Statement parameters stay out of exception texts and logs: they can hold a webhook secret being rotated, a
+    # bill hash key or a customer's phone number, and database errors are logged (docs/reliability.md).
+    kw.setdefault("hide_parameters", True)
     if is_sqlite(url):
         # One connection per process. Every transaction takes SQLite's write lock up front (below), so a second
         # connection could never work in parallel anyway; it would only wait in SQLite's busy handler, which
@@ -79,6 +102,9 @@ def make_engine(url: str, **kw: Any) -> AsyncEngine:
     kw.setdefault("max_overflow", 0)
     kw.setdefault("pool_timeout", 30)
     kw.setdefault("pool_pre_ping", True)
+    # A database that does not answer fails the request in seconds (503), instead of holding it for asyncpg's
+    # default minute.
+    kw.setdefault("connect_args", {"timeout": 5})
     return create_async_engine(url, **kw)
 
 

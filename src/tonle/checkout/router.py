@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from tonle.checkout import service
@@ -19,6 +19,7 @@ from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.kit.money import CURRENCIES, AmountError, display, to_major, to_minor
 from tonle.kit.timefmt import dotnet_local
 from tonle.kit.validate import Checker, amount_message
+from tonle.merchants import ratelimit
 from tonle.merchants.auth import CheckoutMerchant
 from tonle.merchants.models import Merchant
 from tonle.payments.models import Transaction
@@ -301,9 +302,13 @@ async def legacy_verify(merchant: CheckoutMerchant, session: Session, body: Body
 # ---------------------------------------------------------------- SDK helpers (the transaction id is the capability)
 
 
-async def _load(session: Session, tran_id: Any) -> tuple[Transaction, Checkout, Merchant]:
+async def _load(request: Request, session: Session, tran_id: Any) -> tuple[Transaction, Checkout, Merchant]:
+    """The SDK helpers take no credential: the transaction id is the capability, as in the payment link the payer
+    holds. So that nobody can walk the id space, an address that asks for too many unknown ids is refused (429)."""
+    await ratelimit.refuse_if_blocked(request, "checkout")
     found = await service.by_tran_id(session, tran_id) if isinstance(tran_id, str) and tran_id else None
     if found is None:
+        await ratelimit.count_failure(request, session, "checkout")
         raise TonleError(service.NOT_FOUND)
     return found
 
@@ -382,8 +387,8 @@ def detail_data(
 @router.post(
     "/checkout/detail", summary="SDK: the transaction, its biller and banks", openapi_extra=body_schema(TranIdRequest)
 )
-async def checkout_detail(session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
-    tran, checkout, merchant = await _load(session, body.get("tran_id"))
+async def checkout_detail(request: Request, session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
+    tran, checkout, merchant = await _load(request, session, body.get("tran_id"))
     return envelope.product(
         service.OK, detail_data(settings, tran, checkout, merchant, await bank_methods(session, checkout, tran)), compat
     )
@@ -405,8 +410,8 @@ def bank_links(settings: Settings, bank_code: str, tran_id: str) -> dict[str, st
     openapi_extra=body_schema(LinksRequest),
 )
 @router.post("/checkout/generatelinks", include_in_schema=False)
-async def generate_links(session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
-    tran, _checkout, _merchant = await _load(session, body.get("transaction_id") or body.get("tran_id"))
+async def generate_links(request: Request, session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
+    tran, _checkout, _merchant = await _load(request, session, body.get("transaction_id") or body.get("tran_id"))
     bank_id = body.get("bank_id")
     bank = await session.get(Bank, bank_id) if isinstance(bank_id, str) else None
     if bank is None:
@@ -420,8 +425,8 @@ async def generate_links(session: Session, body: Body, compat: CompatDep, settin
     openapi_extra=body_schema(TranIdRequest),
 )
 @router.post("/transaction/extend_expire_date", include_in_schema=False)
-async def extend_expire_date(session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
-    tran, checkout, merchant = await _load(session, body.get("tran_id"))
+async def extend_expire_date(request: Request, session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
+    tran, checkout, merchant = await _load(request, session, body.get("tran_id"))
     expiry = await service.extend(session, settings, tran, checkout, merchant)
     return envelope.product(service.OK, {"expired_date": dotnet_local(expiry)}, compat)
 
@@ -430,8 +435,8 @@ async def extend_expire_date(session: Session, body: Body, compat: CompatDep, se
     "/checkout/favorite_bank", summary="SDK: mark a bank as the favourite", openapi_extra=body_schema(FavoriteRequest)
 )
 @router.post("/transaction/favorite", include_in_schema=False)
-async def favorite_bank(session: Session, body: Body, compat: CompatDep):
-    _tran, checkout, _merchant = await _load(session, body.get("tran_id"))
+async def favorite_bank(request: Request, session: Session, body: Body, compat: CompatDep):
+    _tran, checkout, _merchant = await _load(request, session, body.get("tran_id"))
     bank_id = body.get("bank_id")
     if not isinstance(bank_id, str) or await session.get(Bank, bank_id) is None:
         raise TonleError(service.BANK_UNKNOWN)

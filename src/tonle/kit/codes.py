@@ -54,6 +54,9 @@ WALLET_FEATURE_DISABLED = Code("511", "Wallet feature not enabled", "មុខ�
 UNAUTHORIZED = Code("UNAUTHORIZED", "Unauthorized", "មិនមានសិទ្ធិ")
 INVALID_JSON = Code("ERR_INVALID_JSON", "The request body is not valid JSON.", "ទិន្នន័យដែលផ្ញើមកមិនមែនជា JSON ត្រឹមត្រូវទេ។")
 BODY_TOO_LARGE = Code("ERR_BODY_TOO_LARGE", "The request body is too large.", "ទិន្នន័យដែលផ្ញើមកធំពេក។")
+BODY_TIMEOUT = Code(
+    "ERR_REQUEST_TIMEOUT", "The request body did not arrive in time.", "ទិន្នន័យដែលផ្ញើមកមិនបានមកដល់ទាន់ពេលទេ។"
+)
 ROUTE_NOT_FOUND = Code("ERR_NOT_FOUND", "No such endpoint.", "រកមិនឃើញ endpoint នេះទេ។")
 METHOD_NOT_ALLOWED = Code("ERR_METHOD_NOT_ALLOWED", "Method not allowed.", "មិនអនុញ្ញាតវិធីសាស្ត្រនេះទេ។")
 INTERNAL = Code("ERR_INTERNAL", "Internal error. Quote the request id when reporting it.", "មានបញ្ហាខាងក្នុង។")

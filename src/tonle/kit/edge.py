@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -19,17 +20,34 @@ _SLASHES = re.compile(r"/{2,}")
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # Paths that carry a credential (the portal's signed token, a linking page's one-time token): never logged whole.
 _SECRET_PATH = re.compile(r"^(/portal/|/sandbox/bank/link/)[^/]+")
+# A run of 13-19 digits could be a card number (PAN): logged with all but its last four digits masked.
+_PAN = re.compile(r"\d{13,19}")
 REQUEST_ID = "x-request-id"
+
+
+def mask_pan(text: str) -> str:
+    return _PAN.sub(lambda m: "*" * (len(m.group()) - 4) + m.group()[-4:], text)
+
+
+def loggable_path(path: str) -> str:
+    return mask_pan(_SECRET_PATH.sub(r"\1<redacted>", path))
 
 
 class BodyTooLarge(Exception):
     pass
 
 
+class BodyTimeout(Exception):
+    pass
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body: int, compat: Compat, log: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, compat: Compat, log: bool = True, body_timeout: float = 30
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.body_timeout = body_timeout
         self.compat = compat
         self.log = log
 
@@ -65,11 +83,12 @@ class EdgeMiddleware:
         try:
             if length > self.max_body:
                 raise BodyTooLarge
-            await self.app(scope, self._limited(receive), send_with_id)
-        except BodyTooLarge:
+            await self.app(scope, self._limited(receive, started), send_with_id)
+        except (BodyTooLarge, BodyTimeout) as exc:
             if started_response:
                 raise
-            response = product(codes.BODY_TOO_LARGE, None, self.compat, status=413, headers={"Connection": "close"})
+            code, status = (codes.BODY_TOO_LARGE, 413) if isinstance(exc, BodyTooLarge) else (codes.BODY_TIMEOUT, 408)
+            response = product(code, None, self.compat, status=status, headers={"Connection": "close"})
             await response(scope, receive, send_with_id)
         finally:
             if self.log:
@@ -78,23 +97,33 @@ class EdgeMiddleware:
                     '%s "%s %s" %d %.1fms rid=%s',
                     client[0],
                     scope["method"],
-                    _SECRET_PATH.sub(r"\1<redacted>", path),
+                    loggable_path(path),
                     status,
                     (time.perf_counter() - started) * 1000,
                     rid,
                 )
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, started: float) -> Receive:
         seen = 0
         limit = self.max_body
+        deadline = started + self.body_timeout
+        complete = False
 
         async def wrapped() -> Message:
-            nonlocal seen
-            message: dict[str, Any] = await receive()  # type: ignore[assignment]
+            nonlocal seen, complete
+            if complete:
+                # The body is in: what follows is the wait for a disconnect (a streamed answer), which may last.
+                return await receive()
+            try:
+                left = max(0.0, deadline - time.perf_counter())
+                message: dict[str, Any] = await asyncio.wait_for(receive(), left)  # type: ignore[assignment]
+            except TimeoutError:
+                raise BodyTimeout from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise BodyTooLarge
+                complete = not message.get("more_body", False)
             return message  # type: ignore[return-value]
 
         return wrapped

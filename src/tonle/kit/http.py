@@ -19,11 +19,11 @@ from tonle.kit.errors import TonleError
 Session = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_compat(request: Request) -> Compat:
+async def get_compat(request: Request) -> Compat:
     return request.app.state.settings.compat
 
 
@@ -87,7 +87,60 @@ def install_openapi(app: FastAPI) -> None:
         bearer = schema["components"].get("securitySchemes", {}).get("HTTPBearer")
         if bearer is not None:
             bearer["bearerFormat"] = "JWT"
+        _document_answers(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# What every answer of the Bill24 surface looks like: the product envelope (business errors are HTTP 200 with
+# another code), and the same envelope for what the edge refuses. The Notification API has its own envelope,
+# without message_kh. Documented so that a client generator, and the schema-driven tests, see the real shape.
+_PRODUCT = {
+    "type": "object",
+    "required": ["code", "message", "data"],
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "message_kh": {"type": "string"},
+        "data": {},
+    },
+}
+_NOTIFICATION = {
+    "type": "object",
+    "required": ["code", "message", "data"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "data": {}},
+}
+_EDGE_ERRORS = {
+    "400": "The body is not JSON, or not a JSON object",
+    "408": "The body did not arrive in time",
+    "413": "The body is over the size limit",
+    "429": "Too many failed attempts from this address (Retry-After says when to try again)",
+    "503": "The database is unreachable; retry later (Retry-After)",
+    "500": "An unexpected error (the request id in X-Request-Id finds it in the log)",
+}
+
+
+def _document_answers(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    components["ProductEnvelope"] = _PRODUCT
+    components["NotificationEnvelope"] = _NOTIFICATION
+    for path, operations in schema.get("paths", {}).items():
+        if path == "/healthz":
+            continue
+        name = "NotificationEnvelope" if path.startswith("/notification/") else "ProductEnvelope"
+        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+        for op in operations.values():
+            responses = op.setdefault("responses", {})
+            # Validation failures answer 200 with ERR_MISSED_FIELD (the live server's way), never FastAPI's 422.
+            responses.pop("422", None)
+            ok = responses.setdefault("200", {"description": "OK"})
+            documented = ok.get("content", {}).get("application/json", {}).get("schema")
+            if not documented:  # a route without a response model: its answer is still the envelope
+                ok["content"] = content
+            for status, text in _EDGE_ERRORS.items():
+                responses.setdefault(status, {"description": text, "content": content})
+            responses.setdefault("401", {"description": "Missing or invalid credentials", "content": content})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)

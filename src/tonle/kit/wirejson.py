@@ -1,12 +1,15 @@
 """Exact JSON in and out: numbers are never floats.
 
 Request bodies are parsed with decimals for fractional numbers (``250.10`` stays ``Decimal('250.10')``), NaN and
-Infinity are refused, and responses are written by a small encoder that emits ``Decimal`` digits as they are.
+Infinity are refused, so is an object with a key twice (which value counts would depend on the parser, and a proxy
+or a signature check in front of Tonle could read the other one), and responses are written by a small encoder
+that emits ``Decimal`` digits as they are.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +26,43 @@ def _no_constant(name: str) -> Any:
     raise InvalidJSON(f"{name} is not a JSON number")
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise InvalidJSON(f"the key {twice!r} appears twice in one object")
+    return out
+
+
+# Escapes that can make a string no database stores: \u0000 (PostgreSQL text has no NUL), and a \uD800-\uDFFF
+# surrogate (fine in a pair, an emoji; alone it is not UTF-8). Strings are checked only when one appears.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+def _storable(value: Any) -> None:
+    if isinstance(value, str):
+        value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError
+        if "\x00" in value:
+            raise InvalidJSON("a string holds a NUL character")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _storable(k)
+            _storable(v)
+    elif isinstance(value, list):
+        for v in value:
+            _storable(v)
+
+
 def loads(raw: bytes | str) -> Any:
+    """JSON text as RFC 8259 has it between systems: UTF-8 only (Python would also guess UTF-16 and UTF-32)."""
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        value = json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
+        if _UNSTORABLE_ESCAPE.search(text):
+            _storable(value)
+        return value
+    except (ValueError, RecursionError) as exc:  # UnicodeError is a ValueError
         raise InvalidJSON(str(exc)) from exc
 
 

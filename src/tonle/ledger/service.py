@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -98,6 +98,14 @@ class _NotEmpty(Exception):
     pass
 
 
+_ACCOUNT_BY_KEY = select(Account).where(
+    Account.merchant_id == bindparam("merchant_id"),
+    Account.kind == bindparam("kind"),
+    Account.owner_ref == bindparam("owner_ref"),
+    Account.currency == bindparam("currency"),
+)
+
+
 async def open_account(
     session: AsyncSession,
     *,
@@ -108,15 +116,10 @@ async def open_account(
     allow_negative: bool = False,
 ) -> Account:
     """Return the account with this (merchant, kind, owner, currency), creating it when there is none."""
-    q = select(Account).where(
-        Account.merchant_id == merchant_id,
-        Account.kind == kind.value,
-        Account.owner_ref == owner_ref,
-        Account.currency == currency,
-    )
+    key = {"merchant_id": merchant_id, "kind": kind.value, "owner_ref": owner_ref, "currency": currency}
     # Look first: the account nearly always exists (a settle credits one that was opened long ago), and one
     # SELECT is one round trip instead of an INSERT that does nothing plus the SELECT.
-    found = (await session.execute(q)).scalar_one_or_none()
+    found = (await session.execute(_ACCOUNT_BY_KEY, key)).scalar_one_or_none()
     if found is not None:
         return found
     stmt = (
@@ -134,9 +137,11 @@ async def open_account(
         .on_conflict_do_nothing(index_elements=["merchant_id", "kind", "owner_ref", "currency"])
     )
     await session.execute(stmt)  # a concurrent opener may win the race: then its row is the one
-    return (await session.execute(q)).scalar_one()
+    return (await session.execute(_ACCOUNT_BY_KEY, key)).scalar_one()
 
 
+_ENTRY_INSERT = Entry.__table__.insert()
+_POSTING_INSERT = Posting.__table__.insert()
 _MOVE = text(
     "UPDATE ledger_accounts SET balance = balance + :amount "
     "WHERE id = :id AND closed_at IS NULL AND (allow_negative OR balance + :amount >= 0) RETURNING balance"
@@ -162,9 +167,8 @@ async def post(session: AsyncSession, *, merchant_id: str, kind: str, legs: list
         # A Core INSERT, not session.add(): the entry row is written once and never changed, and the ORM's flush
         # machinery cost more CPU than the statement (bench/README.md). Callers use the returned entry's fields.
         await session.execute(
-            Entry.__table__.insert().values(
-                id=entry.id, merchant_id=merchant_id, kind=kind, memo=entry.memo, created_at=now
-            )
+            _ENTRY_INSERT,
+            {"id": entry.id, "merchant_id": merchant_id, "kind": kind, "memo": entry.memo, "created_at": now},
         )
         rows = []
         for leg in sorted(legs, key=lambda leg: leg.account.id):
@@ -187,7 +191,7 @@ async def post(session: AsyncSession, *, merchant_id: str, kind: str, legs: list
                     "created_at": now,
                 }
             )
-        await session.execute(Posting.__table__.insert(), rows)
+        await session.execute(_POSTING_INSERT, rows)
     return entry
 
 

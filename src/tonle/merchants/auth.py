@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tonle.kit import crypto
 from tonle.kit.errors import AuthError
 from tonle.kit.http import Session
+from tonle.merchants import ratelimit
 from tonle.merchants.models import Merchant
 from tonle.merchants.service import decode_access_token
 
@@ -52,8 +53,10 @@ async def checkout_merchant(request: Request, session: Session) -> Merchant:
     scheme, _, rest = token.partition(" ")
     if scheme.lower() == "bearer" and rest.strip():
         return await _from_jwt(request, session, rest.strip())
+    await ratelimit.refuse_if_blocked(request, "sdk")
     merchant = await merchant_by_token(session, token)
     if merchant is None:
+        await ratelimit.count_failure(request, session, "sdk")
         raise AuthError("Invalid merchant token")
     request.state.merchant_id = merchant.id
     return merchant
@@ -72,15 +75,21 @@ CheckoutMerchant = Annotated[Merchant, Depends(checkout_merchant)]
 async def sdk_merchant(request: Request, session: Session) -> Merchant:
     """The SDK endpoints authenticate with the bare merchant ``token`` header and the referrer key
     (``X-Referrer-Key``; an older client spells it ``Referer-Key``)."""
+    await ratelimit.refuse_if_blocked(request, "sdk")
     token = request.headers.get("token", "").strip()
     referrer = (request.headers.get("x-referrer-key") or request.headers.get("referer-key") or "").strip()
+    merchant = await merchant_by_token(session, token) if token else None
+    reason = ""
     if not token:
-        raise AuthError("Missing merchant token header")
-    merchant = await merchant_by_token(session, token)
-    if merchant is None:
-        raise AuthError("Invalid merchant token")
-    if not referrer or not crypto.same(crypto.digest(referrer), merchant.referrer_key_digest):
-        raise AuthError("Invalid referrer key")
+        reason = "Missing merchant token header"
+    elif merchant is None:
+        reason = "Invalid merchant token"
+    elif not referrer or not crypto.same(crypto.digest(referrer), merchant.referrer_key_digest):
+        reason = "Invalid referrer key"
+    if reason:
+        await ratelimit.count_failure(request, session, "sdk")
+        raise AuthError(reason)
+    assert merchant is not None
     request.state.merchant_id = merchant.id
     return merchant
 

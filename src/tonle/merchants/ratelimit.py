@@ -1,13 +1,17 @@
-"""Failed-attempt limits for the authorize endpoint, in the database so that every API process shares them.
+"""Failed-attempt limits, in the database so that every API process shares them: the authorize endpoint (per
+client id and per address) and the endpoints that take a bare token header, the SDK's merchant token and the
+bank-facing API's bank token (per address), so that nobody can guess tokens at full speed.
 
-Fixed windows: a bucket (``client:<id>`` or ``addr:<ip>``) counts failures in the current window; once it reaches
-its limit, attempts are refused with HTTP 429 and Retry-After until the window ends. Only failures count, so a
-merchant that logs in correctly is never slowed down by its own successes.
+Fixed windows: a bucket (``client:<id>``, ``addr:<ip>``, ``sdk:<ip>``, ``bank:<ip>``) counts failures in the current
+window; once it reaches its limit, attempts are refused with HTTP 429 and Retry-After until the window ends. Only
+failures count, so a caller with the right credentials is never slowed down by its own successes.
 """
 
 from __future__ import annotations
 
+from fastapi import Request
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Settings
 from tonle.db import Database
@@ -31,8 +35,33 @@ def _window(settings: Settings) -> tuple[int, int]:
 
 
 async def check(db: Database, settings: Settings, client_id: str, address: str) -> None:
+    await check_buckets(db, settings, dict(buckets(settings, client_id, address)), family="security")
+
+
+async def record_failure(db: Database, settings: Settings, client_id: str, address: str) -> None:
+    await record_buckets(db, settings, [b for b, _ in buckets(settings, client_id, address)])
+
+
+def address_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def refuse_if_blocked(request: Request, kind: str) -> None:
+    """Before a token-header check: 429 when this address already failed too often in the window."""
+    settings = request.app.state.settings
+    bucket = f"{kind}:{address_of(request)}"
+    await check_buckets(request.app.state.db, settings, {bucket: settings.auth_fail_limit_per_address})
+
+
+async def count_failure(request: Request, session: AsyncSession, kind: str) -> None:
+    """After a failed token-header check. The request's transaction ends first: on SQLite it holds the only
+    connection (and the write lock) that the bookkeeping needs."""
+    await session.rollback()
+    await record_buckets(request.app.state.db, request.app.state.settings, [f"{kind}:{address_of(request)}"])
+
+
+async def check_buckets(db: Database, settings: Settings, limits: dict[str, int], family: str = "bearer") -> None:
     start, now = _window(settings)
-    limits = dict(buckets(settings, client_id, address))
     async with db.sessions() as session:
         rows = await session.execute(
             select(AuthFailure.bucket, AuthFailure.failures).where(
@@ -46,15 +75,15 @@ async def check(db: Database, settings: Settings, client_id: str, address: str) 
                     f"Too many failed attempts. Retry after {retry} seconds.",
                     status=429,
                     retry_after=retry,
-                    family="security",
+                    family=family,
                 )
 
 
-async def record_failure(db: Database, settings: Settings, client_id: str, address: str) -> None:
+async def record_buckets(db: Database, settings: Settings, names: list[str]) -> None:
     """Counted in a transaction of its own: the failed request itself is rolled back."""
     start, _ = _window(settings)
     async with db.sessions() as session, session.begin():
-        for bucket, _limit in buckets(settings, client_id, address):
+        for bucket in names:
             stmt = insert_for(session, AuthFailure.__table__).values(bucket=bucket, window_start=start, failures=1)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["bucket", "window_start"],

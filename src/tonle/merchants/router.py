@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
 
 from tonle.kit import envelope
-from tonle.kit.errors import AuthError
-from tonle.kit.http import Body, Session, SettingsDep, body_schema
+from tonle.kit.errors import AuthError, TonleError
+from tonle.kit.http import Session, SettingsDep, body_schema, json_body
 from tonle.kit.timefmt import dotnet_offset
 from tonle.merchants import ratelimit, service
 from tonle.merchants.schemas import AuthorizeRequest, AuthorizeResponse, SecurityError
@@ -23,6 +25,15 @@ def _field(body: dict[str, object], key: str, required: bool) -> str:
     return value
 
 
+async def security_body(request: Request) -> dict[str, Any]:
+    """The body, with parse errors in this endpoint's own envelope (an integer code), like its other errors."""
+    try:
+        return await json_body(request)
+    except TonleError as exc:
+        reason = exc.text[0] if exc.text else "The request body is not valid JSON."
+        raise AuthError(reason, status=400, family="security") from None
+
+
 @router.post(
     "/merchantsecurity/authorize",
     summary="Authorize: exchange merchant credentials (or a refresh token) for a bearer token",
@@ -30,7 +41,12 @@ def _field(body: dict[str, object], key: str, required: bool) -> str:
     responses={400: {"model": SecurityError}, 401: {"model": SecurityError}, 429: {"model": SecurityError}},
     openapi_extra=body_schema(AuthorizeRequest),
 )
-async def authorize(request: Request, body: Body, session: Session, settings: SettingsDep):
+async def authorize(
+    request: Request,
+    body: Annotated[dict[str, Any], Depends(security_body)],
+    session: Session,
+    settings: SettingsDep,
+):
     token = _field(body, "token", True)
     client_id = _field(body, "clientId", True)
     secret = _field(body, "secret", True)

@@ -4,23 +4,67 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.customers.models import Customer, Wallet
-from tonle.ledger.models import Entry, Posting
+from tonle.ledger.models import Account, Entry, Posting
 from tonle.payments.models import Bill, BillDetail, Transaction
 from tonle.subbillers.models import SubBiller
 
+# Built once (see customers.repository): the settle path runs them on every payment.
+_SUB_BILLER = select(SubBiller).where(SubBiller.merchant_id == bindparam("m"), SubBiller.code == bindparam("code"))
+_BILL_BY_REF = select(Bill).where(Bill.merchant_id == bindparam("m"), Bill.ref_id == bindparam("ref"))
+
+
+_CUSTOMER_WALLETS = (
+    select(Customer, Wallet, Account)
+    .outerjoin(Wallet, and_(Wallet.customer_id == Customer.id, Wallet.deleted_at.is_(None)))
+    .outerjoin(Account, Account.id == Wallet.account_id)
+    .where(
+        Customer.merchant_id == bindparam("m"), Customer.sync_code == bindparam("code"), Customer.deleted_at.is_(None)
+    )
+    .order_by(Wallet.position)
+)
+_SUB_BILLER_ACCOUNT = (
+    select(SubBiller, Account)
+    .outerjoin(
+        Account,
+        and_(
+            Account.merchant_id == SubBiller.merchant_id,
+            Account.kind == "subbiller_settlement",
+            Account.owner_ref == SubBiller.id,
+            Account.currency == bindparam("currency"),
+        ),
+    )
+    .where(SubBiller.merchant_id == bindparam("m"), SubBiller.code == bindparam("code"))
+)
+
+
+async def customer_with_wallets(
+    session: AsyncSession, merchant_id: str, sync_code: str
+) -> tuple[Customer | None, list[tuple[Wallet, Account]]]:
+    """A live customer and its live wallets with their accounts, in wallet order: one query for settle."""
+    rows = (await session.execute(_CUSTOMER_WALLETS, {"m": merchant_id, "code": sync_code})).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [(w, a) for _, w, a in rows if w is not None]
+
+
+async def sub_biller_with_account(
+    session: AsyncSession, merchant_id: str, code: str, currency: str
+) -> tuple[SubBiller | None, Account | None]:
+    """A sub-biller and its settlement account in ``currency`` (None until its first payment): one query."""
+    row = (await session.execute(_SUB_BILLER_ACCOUNT, {"m": merchant_id, "code": code, "currency": currency})).first()
+    return (row[0], row[1]) if row else (None, None)
+
 
 async def sub_biller(session: AsyncSession, merchant_id: str, code: str) -> SubBiller | None:
-    q = select(SubBiller).where(SubBiller.merchant_id == merchant_id, SubBiller.code == code)
-    return (await session.execute(q)).scalar_one_or_none()
+    return (await session.execute(_SUB_BILLER, {"m": merchant_id, "code": code})).scalar_one_or_none()
 
 
 async def bill_by_ref(session: AsyncSession, merchant_id: str, ref_id: str) -> Bill | None:
-    q = select(Bill).where(Bill.merchant_id == merchant_id, Bill.ref_id == ref_id)
-    return (await session.execute(q)).scalar_one_or_none()
+    return (await session.execute(_BILL_BY_REF, {"m": merchant_id, "ref": ref_id})).scalar_one_or_none()
 
 
 async def bills_of(session: AsyncSession, merchant_id: str, customer_id: str) -> list[Bill]:

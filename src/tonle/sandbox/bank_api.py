@@ -17,6 +17,7 @@ from tonle.kit.http import Body, CompatDep, Session, body_schema
 from tonle.kit.money import to_major
 from tonle.kit.timefmt import dotnet_local
 from tonle.kit.validate import Checker, required_string
+from tonle.merchants import ratelimit
 from tonle.merchants.models import Merchant
 from tonle.payments import topup
 from tonle.payments.models import Transaction
@@ -28,14 +29,16 @@ router = APIRouter(tags=["Bank API"])
 
 
 async def current_bank(request: Request, session: Session) -> Bank:
+    await ratelimit.refuse_if_blocked(request, "bank")
     token = request.headers.get("token", "").strip()
-    if not token:
-        raise AuthError("Missing bank token header")
-    bank = (
-        await session.execute(select(Bank).where(Bank.api_token_digest == crypto.digest(token)))
-    ).scalar_one_or_none()
+    bank = None
+    if token:
+        bank = (
+            await session.execute(select(Bank).where(Bank.api_token_digest == crypto.digest(token)))
+        ).scalar_one_or_none()
     if bank is None:
-        raise AuthError("Invalid bank token")
+        await ratelimit.count_failure(request, session, "bank")
+        raise AuthError("Invalid bank token" if token else "Missing bank token header")
     return bank
 
 

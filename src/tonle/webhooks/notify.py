@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from tonle.config import Settings
 from tonle.db import Database
+from tonle.kit.edge import mask_pan
 from tonle.kit.sql import lease_claim
 from tonle.kit.timefmt import clock
 from tonle.webhooks.models import Notification, NotificationDelivery
@@ -106,7 +107,8 @@ class SmsChannel:
 
 class LogChannel:
     async def send(self, to: str, subject: str, message: str, meta: dict[str, Any]) -> None:
-        log.info("notification to %s: %s | %s", to, subject, message)
+        # The log is no place for a card number a merchant may have put in a message.
+        log.info("notification to %s: %s | %s", to, mask_pan(subject), mask_pan(message))
 
 
 def configured(settings: Settings, channel: str) -> bool:
