@@ -115,8 +115,9 @@ class EdgeMiddleware:
                 # The body is in: what follows is the wait for a disconnect (a streamed answer), which may last.
                 return await receive()
             try:
-                left = max(0.0, deadline - time.perf_counter())
-                message: dict[str, Any] = await asyncio.wait_for(receive(), left)  # type: ignore[assignment]
+                # asyncio.timeout, not wait_for: no task per message (a task costs a trip round the event loop)
+                async with asyncio.timeout(max(0.0, deadline - time.perf_counter())):
+                    message: dict[str, Any] = await receive()  # type: ignore[assignment]
             except TimeoutError:
                 raise BodyTimeout from None
             if message["type"] == "http.request":

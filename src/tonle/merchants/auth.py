@@ -20,6 +20,7 @@ _bearer_doc = HTTPBearer(auto_error=False)
 
 
 async def current_merchant(request: Request, session: Session, _doc: object = Depends(_bearer_doc)) -> Merchant:
+    await _read_body(request)
     header = request.headers.get("authorization")
     if not header:
         raise AuthError("Missing bearer token")
@@ -37,6 +38,12 @@ async def _from_jwt(request: Request, session: Session, token: str) -> Merchant:
         raise AuthError("Invalid token")
     request.state.merchant_id = merchant.id
     return merchant
+
+
+async def _read_body(request: Request) -> None:
+    """Read the request's bytes before the merchant look-up takes a database connection: a slow or busy client
+    must not keep a connection (on SQLite, the only one) while its body arrives. Parsed later, after auth."""
+    await request.body()
 
 
 CurrentMerchant = Annotated[Merchant, Depends(current_merchant)]
@@ -75,6 +82,7 @@ CheckoutMerchant = Annotated[Merchant, Depends(checkout_merchant)]
 async def sdk_merchant(request: Request, session: Session) -> Merchant:
     """The SDK endpoints authenticate with the bare merchant ``token`` header and the referrer key
     (``X-Referrer-Key``; an older client spells it ``Referer-Key``)."""
+    await _read_body(request)
     await ratelimit.refuse_if_blocked(request, "sdk")
     token = request.headers.get("token", "").strip()
     referrer = (request.headers.get("x-referrer-key") or request.headers.get("referer-key") or "").strip()
