@@ -216,7 +216,9 @@ async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> 
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
         while not stop.is_set():
             try:
-                busy = await run_once(db, settings, client) + await notify.run_once(db, settings, client)
+                # Side by side: a batch of webhooks waiting on a slow endpoint must not hold up notifications.
+                sent = await asyncio.gather(run_once(db, settings, client), notify.run_once(db, settings, client))
+                busy = sum(sent)
             except Exception:  # the worker must outlive a database blip; the next round retries
                 log.exception("delivery round failed")
                 busy = 0
