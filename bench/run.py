@@ -802,6 +802,9 @@ def main() -> int:
             flush=True,
         )
 
+    def run_one(server: Server, spec: Spec, token: str) -> Result:
+        return measure(server.db, server, spec, token, args.connections, args.duration, args.threads, args.rate_cap)
+
     with tempfile.TemporaryDirectory(prefix="tonle-bench-") as tmp:
         for kind in dbs:
             db = Db(kind, Path(tmp))
@@ -820,18 +823,7 @@ def main() -> int:
                 try:
                     token = server.token()
                     for name in todo:
-                        record(
-                            measure(
-                                db,
-                                server,
-                                catalogue[name],
-                                token,
-                                args.connections,
-                                args.duration,
-                                args.threads,
-                                args.rate_cap,
-                            )
-                        )
+                        record(run_one(server, catalogue[name], token))
                 finally:
                     server.stop()
             if kind == "postgres" and "pgbench" in scenarios:
@@ -853,16 +845,7 @@ def main() -> int:
                     entries = fill_ledger(db, target)
                     server = Server(db, workers, extra_env)
                     try:
-                        res = measure(
-                            db,
-                            server,
-                            catalogue["settle_spread"],
-                            server.token(),
-                            args.connections,
-                            args.duration,
-                            args.threads,
-                            args.rate_cap,
-                        )
+                        res = run_one(server, catalogue["settle_spread"], server.token())
                     finally:
                         server.stop()
                     res.scenario = "growth"

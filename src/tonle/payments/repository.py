@@ -13,7 +13,6 @@ from tonle.payments.models import Bill, BillDetail, Transaction
 from tonle.subbillers.models import SubBiller
 
 # Built once (see customers.repository): the settle path runs them on every payment.
-_SUB_BILLER = select(SubBiller).where(SubBiller.merchant_id == bindparam("m"), SubBiller.code == bindparam("code"))
 _BILL_BY_REF = select(Bill).where(Bill.merchant_id == bindparam("m"), Bill.ref_id == bindparam("ref"))
 
 
@@ -57,10 +56,6 @@ async def sub_biller_with_account(
     """A sub-biller and its settlement account in ``currency`` (None until its first payment): one query."""
     row = (await session.execute(_SUB_BILLER_ACCOUNT, {"m": merchant_id, "code": code, "currency": currency})).first()
     return (row[0], row[1]) if row else (None, None)
-
-
-async def sub_biller(session: AsyncSession, merchant_id: str, code: str) -> SubBiller | None:
-    return (await session.execute(_SUB_BILLER, {"m": merchant_id, "code": code})).scalar_one_or_none()
 
 
 async def bill_by_ref(session: AsyncSession, merchant_id: str, ref_id: str) -> Bill | None:

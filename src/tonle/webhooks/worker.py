@@ -215,13 +215,17 @@ async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> 
 
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
         while not stop.is_set():
-            try:
-                # Side by side: a batch of webhooks waiting on a slow endpoint must not hold up notifications.
-                sent = await asyncio.gather(run_once(db, settings, client), notify.run_once(db, settings, client))
-                busy = sum(sent)
-            except Exception:  # the worker must outlive a database blip; the next round retries
-                log.exception("delivery round failed")
-                busy = 0
+            # Side by side: a batch of webhooks waiting on a slow endpoint must not hold up notifications. Both
+            # rounds finish before the next starts, also when one fails (a database blip; the next round retries).
+            rounds = await asyncio.gather(
+                run_once(db, settings, client), notify.run_once(db, settings, client), return_exceptions=True
+            )
+            busy = 0
+            for outcome in rounds:
+                if isinstance(outcome, BaseException):
+                    log.error("delivery round failed", exc_info=outcome)
+                else:
+                    busy += outcome
             if not busy:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_seconds)
