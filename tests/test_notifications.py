@@ -117,6 +117,8 @@ def test_telegram_and_sms_through_their_http_apis(notify_server, fakes):
     ).json()
     nid = r["data"][0]["notificationId"]
     wait_until(lambda: all(ch["status"] == "sent" for ch in status_of(c, nid)["channels"]))
+    # Sent in the order queued (the plan above answers Telegram first): on PostgreSQL they once went in storage order.
+    assert [x.path for x in http.requests[start:]] == ["/bot123:TEST/sendMessage", "/sms"]
     got = {x.path: x for x in http.requests[start:]}
     tg = got["/bot123:TEST/sendMessage"].json()
     assert tg["chat_id"] == "user_telegram_id" and tg["parse_mode"] == "HTML" and "0092" in tg["text"]

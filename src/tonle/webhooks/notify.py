@@ -147,7 +147,7 @@ async def claim(db: Database, limit: int) -> list[Due]:
     token = str(uuid.uuid4())
     pick = (
         "SELECT id FROM notification_deliveries WHERE status = 'queued' AND next_attempt_at <= :now "
-        "AND (lease_until IS NULL OR lease_until < :now) ORDER BY next_attempt_at LIMIT :n"
+        "AND (lease_until IS NULL OR lease_until < :now) ORDER BY next_attempt_at, id LIMIT :n"
     )
     stmt = lease_claim(
         "notification_deliveries",
@@ -160,10 +160,14 @@ async def claim(db: Database, limit: int) -> list[Due]:
             stmt,
             {"now": now, "n": limit, "until": now + timedelta(seconds=60), "token": token},
         )
-        return [
-            Due(r.id, r.notification_id, r.channel, r.to, r.meta, bool(r.retry_on_failure), r.attempts, token)
-            for r in rows
-        ]
+        # Sent in the order they were queued: UPDATE ... RETURNING gives rows in storage order, not the pick's.
+        return sorted(
+            (
+                Due(r.id, r.notification_id, r.channel, r.to, r.meta, bool(r.retry_on_failure), r.attempts, token)
+                for r in rows
+            ),
+            key=lambda d: d.id,
+        )
 
 
 async def run_once(db: Database, settings: Settings, client: httpx.AsyncClient, batch: int = 20) -> int:

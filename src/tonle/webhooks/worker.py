@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,7 +44,7 @@ class Claimed:
 _PICK = (
     "SELECT e.id FROM outbox_events e JOIN merchants m ON m.id = e.merchant_id "
     "WHERE e.status = 'pending' AND e.next_attempt_at <= :now AND (e.lease_until IS NULL OR e.lease_until < :now) "
-    "AND m.webhook_disabled_at IS NULL ORDER BY e.next_attempt_at LIMIT :n"
+    "AND m.webhook_disabled_at IS NULL ORDER BY e.next_attempt_at, e.id LIMIT :n"
 )
 
 
@@ -214,20 +215,23 @@ async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> 
     from tonle.webhooks import notify
 
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-        while not stop.is_set():
-            # Side by side: a batch of webhooks waiting on a slow endpoint must not hold up notifications. Both
-            # rounds finish before the next starts, also when one fails (a database blip; the next round retries).
-            rounds = await asyncio.gather(
-                run_once(db, settings, client), notify.run_once(db, settings, client), return_exceptions=True
-            )
+        # Two loops of their own: a webhook batch waiting on slow endpoints never holds notifications up, nor the
+        # other way round.
+        await asyncio.gather(
+            _poll("webhook", lambda: run_once(db, settings, client), settings, stop),
+            _poll("notification", lambda: notify.run_once(db, settings, client), settings, stop),
+        )
+
+
+async def _poll(name: str, one_round: Callable[[], Awaitable[int]], settings: Settings, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            busy = await one_round()
+        except Exception:  # a database blip: logged, and the next round retries
+            log.exception("%s delivery round failed", name)
             busy = 0
-            for outcome in rounds:
-                if isinstance(outcome, BaseException):
-                    log.error("delivery round failed", exc_info=outcome)
-                else:
-                    busy += outcome
-            if not busy:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_seconds)
-                except TimeoutError:
-                    pass
+        if not busy:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_seconds)
+            except TimeoutError:
+                pass
