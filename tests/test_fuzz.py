@@ -1,9 +1,11 @@
 """Schemathesis against Tonle's own OpenAPI document: every operation, valid and invalid inputs generated from the
 schema, in-process (ASGI) and against a running `tonle serve`. Zero 5xx, every status code documented, every JSON
-answer conforming to its documented schema. The number of generated cases is printed (docs/reliability.md)."""
+answer conforming to its documented schema. Stateful runs follow the document's links (create a customer, settle,
+read the bill and the transaction back). The number of generated cases is printed (docs/reliability.md)."""
 
 import secrets
 from collections import Counter
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -22,7 +24,10 @@ from schemathesis.specs.openapi.checks import (
 from helpers import add_bank, add_sub_biller, fund_wallets
 from procs import ServeProc
 from tonle.app import create_app
+from tonle.kit.timefmt import parse_wire_date
+from tonle.payments import hashing
 
+OK = {"SUCCESS", "000"}  # the customer family answers SUCCESS, the payment family 000
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -93,6 +98,144 @@ def _run_operation(op, mode, creds: Creds, examples: int, base_url: str | None, 
     return seen
 
 
+class Chains:
+    """What the stateful runs saw: each step's answer code per operation, and the chains the links made."""
+
+    def __init__(self) -> None:
+        self.steps: Counter = Counter()
+        self.settled: set[str] = set()
+        self.followed: Counter = Counter()  # reads of a bill this run settled, per operation
+        self.customers: dict[str, set[str]] = {}  # created by this run: sync code -> wallet currencies
+        self.failures: list[str] = []
+
+
+def _as_a_biller(body: dict, currencies: set[str]) -> None:
+    """Complete a generated settle for a customer this run created as a biller would: one of its wallets' currency,
+    a whole amount, due on or after the bill date, paid from the wallet. The stateless runs fuzz these fields."""
+    if body.get("currency") not in currencies:
+        body["currency"] = sorted(currencies)[0]
+    total = body.get("total_amount")
+    if not isinstance(total, int) or not 0 <= total <= 10**6:
+        body["total_amount"] = int(abs(total)) % 10**6 if isinstance(total, int | float) else 100
+    for optional in ("payment_method_token", "details", "total_tax"):
+        body.pop(optional, None)
+    date, due = body.get("date"), body.get("due_date")
+    if isinstance(date, str) and isinstance(due, str) and parse_wire_date(due) and parse_wire_date(date):
+        if parse_wire_date(due) < parse_wire_date(date):
+            body["due_date"] = date
+
+
+def _sign_settle(body: dict, key: str) -> None:
+    """Sign a generated settle body the way a biller would, so that it gets past the hash (318) to the money."""
+    try:
+        date = parse_wire_date(body["date"])
+        total = body["total_amount"]
+        total = Decimal(repr(total)) if isinstance(total, float) else total
+        message = hashing.bill_message(
+            body["ref_id"], date, body["currency"], total, body["customer_sync_code"], body["payment_to"]
+        )
+    except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError):
+        return  # a body that cannot be signed is refused before the hash matters
+    body["hash"] = hashing.sign(message, key)
+
+
+def linked_operations(document: dict) -> set[str]:
+    """Labels ("POST /customer/create") of the operations that are the source or the target of an OpenAPI link."""
+    by_id = {}
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            by_id[op["operationId"]] = f"{method.upper()} {path}"
+    found = set()
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            for response in op.get("responses", {}).values():
+                for link in response.get("links", {}).values():
+                    found |= {f"{method.upper()} {path}", by_id[link["operationId"]]}
+    return found
+
+
+def stateful(schema, server, creds: Creds, scenarios: int, steps: int, base_url: str | None, seen: Chains) -> Chains:
+    """Run schemathesis' state machine over the OpenAPI links (customer → settle → bill / transaction detail, init →
+    verify / checkout, notification → status) with the merchant's credentials, signed settle bodies and customers
+    whose wallets hold money, so chains reach the money path and the reads after it."""
+    # Valid requests (the stateless runs cover invalid ones), with the merchant's own credentials: a chain only
+    # gets anywhere when its steps succeed.
+    schema.config.generation.update(
+        modes=[GenerationMode.POSITIVE], with_security_parameters=False, allow_x00=False, allow_extra_parameters=False
+    )
+    # Only the operations the links connect: the stateless runs cover the rest, and chains get longer.
+    schema = schema.include(name=sorted(linked_operations(schema.raw_schema)))
+    settle_path = "/bill_payment/push_bill_with_payment"
+
+    class Machine(schema.as_state_machine()):
+        def before_call(self, case):
+            if case.operation.path == settle_path and isinstance(case.body, dict):
+                # Sub-billers do not come from a linked answer; one that exists lets the payment through.
+                if isinstance(case.body.get("payment_to"), str):
+                    case.body["payment_to"] = "SP001"
+                currencies = seen.customers.get(case.body.get("customer_sync_code"))
+                if currencies:
+                    _as_a_biller(case.body, currencies)
+                _sign_settle(case.body, creds.m.creds.bill_hash_key)
+
+        def get_call_kwargs(self, case):
+            kwargs = {"headers": creds.headers(case.operation.path)}
+            return {**kwargs, "base_url": base_url} if base_url else kwargs
+
+        def after_call(self, response, case):
+            path, body = case.operation.path, case.body if isinstance(case.body, dict) else {}
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = {}
+            code = answer.get("code") if isinstance(answer, dict) else None
+            seen.steps[(case.operation.label, code)] += 1
+            if code not in OK:
+                return
+            if path == "/customer/create" and isinstance(body.get("sync_code"), str):
+                stored = answer["data"]["sync_code"]
+                fund_wallets(server, creds.m.id, stored, {"KHR": 10**12, "USD": 10**10})
+                currencies = {w["currency"].upper() for w in body.get("wallet") or []}
+                if currencies:
+                    seen.customers[body["sync_code"]] = currencies
+            elif path == settle_path:
+                seen.settled.add(body["ref_id"])
+
+        def validate_response(self, response, case, **kwargs):
+            headers = creds.headers(case.operation.path)
+            try:
+                case.validate_response(response, checks=CHECKS, headers=headers)
+            except (Exception, BaseExceptionGroup) as exc:
+                if len(seen.failures) < 5:
+                    seen.failures.append(f"{case.operation.label} {response.status_code}: {str(exc)[:600]}")
+            # A bill this run settled is there to read, whatever else the generated request carried.
+            ref = None
+            if case.operation.path == "/instant_payment/get_single_bill/{ref_id}":
+                ref = (case.path_parameters or {}).get("ref_id")
+                if not isinstance(ref, str) or "/" in ref or ref.strip(".") == "":
+                    ref = None  # a URL path cannot carry this one to the operation
+            elif case.operation.path == "/transaction/instant_payment/detail" and isinstance(case.body, dict):
+                ref = case.body.get("reference")
+            if isinstance(ref, str) and ref in seen.settled:
+                answer = response.json()
+                seen.followed[case.operation.label] += 1
+                if answer.get("code") not in OK and len(seen.failures) < 5:
+                    seen.failures.append(f"{case.operation.label}: settled bill {ref!r} not found: {answer}")
+
+    Machine.run(
+        settings=settings(
+            max_examples=scenarios,
+            stateful_step_count=steps,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert not seen.failures, "\n\n".join(seen.failures)
+    return seen
+
+
 def _report(name, cases):
     print(f"schemathesis {name}: {sum(cases.values())} cases over {len(cases)} operations")
 
@@ -124,3 +267,48 @@ def test_schema_fuzz_against_a_running_server(server):
     assert "ERR_INTERNAL" not in proc.output()
     assert "Traceback" not in proc.output(), proc.output()[-3000:]
     _report(f"against tonle serve on {server.name}", cases)
+
+
+def _report_chains(name, seen: Chains):
+    total = sum(seen.steps.values())
+    print(
+        f"schemathesis stateful {name}: {total} steps, {len(seen.settled)} bills settled, "
+        f"settled bills read back: {dict(seen.followed)}"
+    )
+
+
+def chained(schema, server, creds: Creds, scenarios: int, steps: int, base_url: str | None = None) -> Chains:
+    """Stateful rounds until a chain went all the way (a payment settled and its bill or transaction read back),
+    three rounds at most: which link a step follows is random, so one round may happen to make no such chain."""
+    seen = Chains()
+    for _ in range(3):
+        stateful(schema, server, creds, scenarios, steps, base_url, seen)
+        if seen.settled and sum(seen.followed.values()):
+            break
+    assert seen.settled, seen.steps
+    assert sum(seen.followed.values()), seen.steps
+    return seen
+
+
+def test_stateful_links_in_process(server):
+    creds = Creds(server)
+    app = create_app(server.settings.model_copy(update={"worker_in_process": False}))
+    try:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        seen = chained(schema, server, creds, scenarios=60, steps=10)
+    finally:
+        st_asgi.shutdown_lifespans()
+    _report_chains(f"in-process on {server.name}", seen)
+
+
+@pytest.mark.long
+def test_stateful_links_against_a_running_server(server):
+    creds = Creds(server)
+    proc = ServeProc(server.backend, server.settings).start()
+    try:
+        schema = schemathesis.openapi.from_url(proc.base_url + "/openapi.json")
+        seen = chained(schema, server, creds, scenarios=150, steps=12, base_url=proc.base_url)
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.output(), proc.output()[-3000:]
+    _report_chains(f"against tonle serve on {server.name}", seen)

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 
@@ -207,6 +208,15 @@ def test_settle_usd_with_cents_and_settlement_to_alias(server):
             "The payload field is required., The JSON value could not be converted to System.String. Path: $.ref_id.",
         ),
         (lambda b: b.update(details=[{"amount": 20}, {"amount": 30}]), "The [total_amount] field must be equal to 50."),
+        # Found by the stateful fuzz: a 250-digit number here did not fit the column (a 500 on PostgreSQL).
+        (
+            lambda b: b.update(total_amount_khr=Decimal("1.2201203251685842e+251")),
+            "[total_amount_khr] must have 50 or fewer characters. Please adjust and retry.",
+        ),
+        (
+            lambda b: b.update(exchange_rate_khr="4" * 51),
+            "[exchange_rate_khr] must have 50 or fewer characters. Please adjust and retry.",
+        ),
     ],
 )
 def test_settle_validation_messages(server, change, message):
@@ -458,6 +468,19 @@ def test_wallet_history_filters_pages_and_running_balance(server):
         json={"customer_sync_code": "C1", "d1": "yesterday", "pagination": {"page_index": 0}},
     ).json()
     assert bad["message"] == "[d1] is not a valid date., [pagination.page_index] must be a whole number of at least 1."
+    # Found by the stateful fuzz: a page number past Int32 overflowed PostgreSQL's OFFSET (a 500).
+    huge = shop.c.post(
+        "/instant_payment/get_wallet_histories",
+        json={"customer_sync_code": "C1", "pagination": {"page_index": 2029141848108050677760, "page_size": 30}},
+    ).json()
+    assert (huge["code"], huge["message"]) == ("ERR_MISSED_FIELD", "[pagination.page_index] is out of range.")
+    furthest = ok(
+        shop.c.post(
+            "/instant_payment/get_wallet_histories",
+            json={"customer_sync_code": "C1", "pagination": {"page_index": 2**31 - 1, "page_size": 100}},
+        )
+    )
+    assert furthest["items"] == [] and furthest["pagination"]["page_index"] == 2**31 - 1
     assert (
         shop.c.post("/instant_payment/get_wallet_histories", json={"customer_sync_code": "X"}).json()["code"] == "311"
     )

@@ -4,42 +4,49 @@ answers look like. These models document the wire; parsing is done by the functi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tonle.kit.http import WireAmount
 from tonle.kit.money import CURRENCIES
-from tonle.kit.validate import Checker, provide, wrong_type
+from tonle.kit.validate import EMAIL_RE, Checker, provide, wrong_type
+
+# Documented constraints (the parsers below enforce them, with Bill24's texts): a required string is not blank.
+NOT_BLANK = r"\S"
 
 
 class WalletIn(BaseModel):
-    name: str = Field(description="wallet display name; required when a wallet is given")
-    currency: str = Field(description="KHR or USD")
+    name: str = Field(pattern=NOT_BLANK, description="wallet display name; required when a wallet is given")
+    currency: Literal["KHR", "USD"] = Field(description="lower case is accepted")
 
 
 class CreateCustomerRequest(BaseModel):
-    sync_code: str = Field(max_length=50, description="the customer's code on the biller side, unique per biller")
-    name: str
-    name_kh: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    sync_code: str = Field(
+        max_length=50, pattern=NOT_BLANK, description="the customer's code on the biller side, unique per biller"
+    )
+    name: str = Field(pattern=NOT_BLANK)
+    name_kh: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=255, pattern=EMAIL_RE.pattern)
     wallet: list[WalletIn] = Field(default_factory=list, max_length=2, description="at most one wallet per currency")
 
 
 class UpdateCustomerRequest(BaseModel):
-    sync_code: str = Field(description="selects the customer; cannot be changed")
-    name: str | None = Field(default=None, description="omitted: kept")
-    name_kh: str | None = Field(default=None, description='omitted: kept; null or "": cleared')
-    phone: str | None = None
-    email: str | None = None
+    sync_code: str = Field(max_length=50, pattern=NOT_BLANK, description="selects the customer; cannot be changed")
+    name: str | None = Field(default=None, pattern=NOT_BLANK, description="omitted: kept")
+    name_kh: str | None = Field(default=None, max_length=255, description='omitted: kept; null or "": cleared')
+    phone: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=255, pattern=EMAIL_RE.pattern)
     wallet: list[WalletIn] | None = Field(
         default=None, description="Tonle extension: opens wallets in currencies the customer does not have yet"
     )
 
 
 class SyncCodeRequest(BaseModel):
-    sync_code: str = Field(description="the customer's sync code (`customer_sync_code` is accepted too)")
+    sync_code: str = Field(
+        max_length=50, pattern=NOT_BLANK, description="the customer's sync code (`customer_sync_code` is accepted too)"
+    )
 
 
 class WalletOut(BaseModel):
@@ -60,7 +67,7 @@ class CustomerOut(BaseModel):
 class WalletBalanceOut(BaseModel):
     id: str = Field(description="wallet id (the SDK's paymentMethodId)")
     name: str
-    balance: Decimal = Field(description="in the currency's major unit: 106001 KHR, 12.5 USD")
+    balance: WireAmount = Field(description="a JSON number in the currency's major unit: 106001 KHR, 12.5 USD")
     currency: str
 
 

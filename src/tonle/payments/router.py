@@ -20,6 +20,7 @@ from tonle.payments.models import Bill, BillDetail, Transaction
 
 router = APIRouter(tags=["Payments"])
 MAX_PAGE_SIZE = 100
+INT32_MAX = 2**31 - 1
 
 
 def by_merchant(kwargs: dict[str, Any]) -> str:
@@ -98,6 +99,8 @@ async def get_wallet_histories(
             c.fail(
                 (f"[pagination.{key}] must be a whole number of at least 1.", f"[pagination.{key}] ត្រូវតែជាចំនួនគត់ ≥ 1។")
             )
+        elif value > INT32_MAX:  # the live server binds an Int32; a bigger page would overflow the query's offset
+            c.fail((f"[pagination.{key}] is out of range.", f"[pagination.{key}] លើសដែនកំណត់។"))
     c.done()
     assert sync_code is not None
     customer = await service.customer_or_311(session, merchant, sync_code, None)

@@ -10,16 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tonle.config import Compat
 from tonle.kit import codes
 from tonle.kit.errors import MissedField, TonleError
+from tonle.kit.http import WIRE_DATE_PATTERN, WireAmount
 from tonle.kit.money import CURRENCIES, AmountError, to_major, to_minor
 from tonle.kit.timefmt import parse_wire_date
-from tonle.kit.validate import Checker, amount_message, provide, required_string
+from tonle.kit.validate import Checker, amount_message, provide, required_string, too_long
 from tonle.payments.hashing import amount_text
 
 DUE_DATE_RULE = ("MsgDueDateMustBeGreaterThanCurrentDate", "MsgDueDateMustBeGreaterThanCurrentDate")
@@ -33,33 +34,45 @@ class DetailIn(BaseModel):
     item_name: str | None = Field(default=None, description="`item_mame` (the docs' typo) is accepted too")
     description: str | None = None
     quantity: int | None = None
-    price: Decimal | None = None
-    amount: Decimal | None = Field(default=None, description="line total; Σ amounts must equal total_amount")
-    tax_amount: Decimal | None = None
+    price: WireAmount | None = None
+    amount: WireAmount | None = Field(default=None, description="line total; Σ amounts must equal total_amount")
+    tax_amount: WireAmount | None = None
     tax_name: str | None = None
 
 
 class SettleRequest(BaseModel):
-    ref_id: str = Field(description="bill reference, unique per merchant (a repeat answers 327)")
-    date: str = Field(description="`2025-11-06`, `2024-06-22T02:41:55.350Z` ...; the hash uses its digits as written")
-    due_date: str = Field(description="not before `date`")
-    currency: str = Field(description="KHR or USD; the wallet in this currency pays")
-    total_amount: Decimal = Field(description="JSON number in the currency's major unit; 0 is accepted")
-    customer_sync_code: str
-    payment_to: str = Field(description="sub-biller code; `settlement_to` (older name) is accepted too")
-    hash: str = Field(
-        description="Base64(HMAC-SHA512(ref_id+yyyyMMddHHmmss(date)+currency+total_amount+customer_sync_code+payment_to))"
+    ref_id: str = Field(
+        min_length=1, max_length=100, description="bill reference, unique per merchant (a repeat answers 327)"
     )
-    total_tax: Decimal | None = None
+    date: str = Field(
+        max_length=40,
+        pattern=WIRE_DATE_PATTERN,
+        description="`2025-11-06`, `2024-06-22T02:41:55.350Z` ...; the hash uses its digits as written",
+    )
+    due_date: str = Field(max_length=40, pattern=WIRE_DATE_PATTERN, description="not before `date`")
+    currency: Literal["KHR", "USD"] = Field(description="the wallet in this currency pays (lower case is accepted)")
+    total_amount: WireAmount = Field(
+        description="JSON number in the currency's major unit (KHR whole, USD at most 2 decimals); 0 is accepted"
+    )
+    customer_sync_code: str = Field(min_length=1, max_length=50)
+    payment_to: str = Field(
+        min_length=1, max_length=50, description="sub-biller code; `settlement_to` (older name) is accepted too"
+    )
+    hash: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Base64(HMAC-SHA512(ref_id+yyyyMMddHHmmss(date)+currency+total_amount+customer_sync_code+payment_to))",
+    )
+    total_tax: WireAmount | None = None
     payment_method_token: str | None = Field(default=None, description="empty: the customer's wallet in `currency`")
     description: str | None = None
-    exchange_rate_khr: str | None = None
-    total_amount_khr: str | Decimal | None = None
+    exchange_rate_khr: str | None = Field(default=None, max_length=50)
+    total_amount_khr: str | WireAmount | None = Field(default=None, description="informational, stored as given")
     details: list[DetailIn] | None = None
 
 
 class CustomerSyncCodeRequest(BaseModel):
-    customer_sync_code: str
+    customer_sync_code: str = Field(min_length=1, max_length=50)
 
 
 class ReferenceRequest(BaseModel):
@@ -67,7 +80,7 @@ class ReferenceRequest(BaseModel):
 
 
 class Pagination(BaseModel):
-    page_index: int = Field(default=1, ge=1)
+    page_index: int = Field(default=1, ge=1, le=2**31 - 1)
     page_size: int = Field(default=30, ge=1, le=100)
 
 
@@ -183,12 +196,14 @@ def _check_binding(body: dict[str, Any]) -> None:
                 raise _conversion_error(f"details[{i}].{key}", kind)
 
 
-def _text(value: Any) -> str:
+def _text(c: Checker, key: str, value: Any) -> str:
+    """An informational KHR field, kept as given (a string, or a number's digits), at most 50 characters."""
     if value is None:
         return ""
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return amount_text(value)
-    return str(value)[:50]
+    text = amount_text(value) if isinstance(value, Decimal | int) and not isinstance(value, bool) else str(value)
+    if len(text) > 50:  # refused rather than cut: what is stored is what was sent
+        c.fail(too_long(key, 50))
+    return text
 
 
 def parse_settle(body: dict[str, Any], compat: Compat) -> SettleInput:
@@ -236,6 +251,8 @@ def parse_settle(body: dict[str, Any], compat: Compat) -> SettleInput:
             c.fail(amount_message("total_tax", exc, currency))
     details = _details(c, body.get("details") or [], currency)
 
+    exchange_rate_khr = _text(c, "exchange_rate_khr", body.get("exchange_rate_khr"))
+    total_amount_khr = _text(c, "total_amount_khr", body.get("total_amount_khr"))
     date_dt = parse_wire_date(date) if date else None
     due_dt = parse_wire_date(due_raw) if isinstance(due_raw, str) and due_raw.strip() else None
     if date_dt and due_dt and due_dt < date_dt:
@@ -261,8 +278,8 @@ def parse_settle(body: dict[str, Any], compat: Compat) -> SettleInput:
         total_tax=total_tax,
         payment_method_token=token.strip(),
         description=description,
-        exchange_rate_khr=_text(body.get("exchange_rate_khr")),
-        total_amount_khr=_text(body.get("total_amount_khr")),
+        exchange_rate_khr=exchange_rate_khr,
+        total_amount_khr=total_amount_khr,
         details=details,
     )
 
