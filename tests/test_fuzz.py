@@ -5,6 +5,7 @@ read the bill and the transaction back). The number of generated cases is printe
 
 import secrets
 from collections import Counter
+from contextlib import contextmanager
 from decimal import Decimal
 
 import httpx
@@ -240,15 +241,32 @@ def _report(name, cases):
     print(f"schemathesis {name}: {sum(cases.values())} cases over {len(cases)} operations")
 
 
-def test_schema_fuzz_in_process(server):
-    creds = Creds(server)
-    settings_ = server.settings.model_copy(update={"worker_in_process": False})
-    app = create_app(settings_)
+@contextmanager
+def in_process(server):
+    """The app's own OpenAPI document, its requests served in-process (ASGI)."""
+    app = create_app(server.settings.model_copy(update={"worker_in_process": False}))
     try:
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-        cases = fuzz(schema, creds, examples=15)
+        yield schemathesis.openapi.from_asgi("/openapi.json", app)
     finally:
         st_asgi.shutdown_lifespans()
+
+
+@contextmanager
+def served(server):
+    """A real `tonle serve` on the test database; after the run, its log holds no internal error."""
+    proc = ServeProc(server.backend, server.settings).start()
+    try:
+        yield proc, schemathesis.openapi.from_url(proc.base_url + "/openapi.json")
+    finally:
+        proc.stop()
+    assert "ERR_INTERNAL" not in proc.output()
+    assert "Traceback" not in proc.output(), proc.output()[-3000:]
+
+
+def test_schema_fuzz_in_process(server):
+    creds = Creds(server)
+    with in_process(server) as schema:
+        cases = fuzz(schema, creds, examples=15)
     assert len(cases) >= 38
     _report(f"in-process on {server.name}", cases)
 
@@ -256,16 +274,10 @@ def test_schema_fuzz_in_process(server):
 @pytest.mark.long
 def test_schema_fuzz_against_a_running_server(server):
     creds = Creds(server)
-    proc = ServeProc(server.backend, server.settings).start()
-    try:
+    with served(server) as (proc, schema):
         # `tonle serve` itself says nothing about what it runs on.
         assert "server" not in {k.lower() for k in httpx.get(proc.base_url + "/healthz").headers}
-        schema = schemathesis.openapi.from_url(proc.base_url + "/openapi.json")
         cases = fuzz(schema, creds, examples=40, base_url=proc.base_url)
-    finally:
-        proc.stop()
-    assert "ERR_INTERNAL" not in proc.output()
-    assert "Traceback" not in proc.output(), proc.output()[-3000:]
     _report(f"against tonle serve on {server.name}", cases)
 
 
@@ -292,23 +304,14 @@ def chained(schema, server, creds: Creds, scenarios: int, steps: int, base_url: 
 
 def test_stateful_links_in_process(server):
     creds = Creds(server)
-    app = create_app(server.settings.model_copy(update={"worker_in_process": False}))
-    try:
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    with in_process(server) as schema:
         seen = chained(schema, server, creds, scenarios=60, steps=10)
-    finally:
-        st_asgi.shutdown_lifespans()
     _report_chains(f"in-process on {server.name}", seen)
 
 
 @pytest.mark.long
 def test_stateful_links_against_a_running_server(server):
     creds = Creds(server)
-    proc = ServeProc(server.backend, server.settings).start()
-    try:
-        schema = schemathesis.openapi.from_url(proc.base_url + "/openapi.json")
+    with served(server) as (proc, schema):
         seen = chained(schema, server, creds, scenarios=150, steps=12, base_url=proc.base_url)
-    finally:
-        proc.stop()
-    assert "Traceback" not in proc.output(), proc.output()[-3000:]
     _report_chains(f"against tonle serve on {server.name}", seen)
