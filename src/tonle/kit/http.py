@@ -67,9 +67,10 @@ _BODY_MODELS: dict[str, type[BaseModel]] = {}
 # An amount in a documentation model: a JSON number on the wire (a string fails binding, as on the live server), not
 # pydantic's default number-or-string for Decimal.
 WireAmount = Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 10**13})]
-# A bill date as documented: a calendar date, optionally with a time and an offset (parse_wire_date takes these).
+# A bill date as documented: a date (1900-2099), optionally with a time and an offset (parse_wire_date takes these;
+# a day the month does not have still fails).
 WIRE_DATE_PATTERN = (
-    r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
 
