@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import os
 import platform
@@ -34,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tonle.payments.hashing import sign
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -311,7 +310,7 @@ class RssSampler(threading.Thread):
 
 def settle_body(ref: str, customer: str, to: str) -> dict[str, Any]:
     msg = f"{ref}{DATE_COMPACT}KHR{AMOUNT}{customer}{to}"
-    digest = base64.b64encode(hmac.new(HASH_KEY.encode(), msg.encode(), hashlib.sha512).digest()).decode()
+    digest = sign(msg, HASH_KEY)
     return {
         "ref_id": ref,
         "date": DATE,

@@ -4,9 +4,6 @@ endpoint with merchant A's identifiers. Nothing of A's comes back and nothing of
 The sweep is generated from the OpenAPI document, so a new endpoint is covered without editing this file; an
 endpoint whose path or body takes an identifier this file does not know fails the sweep until A is given one."""
 
-import base64
-import hashlib
-import hmac
 import re
 from typing import Any
 
@@ -14,6 +11,7 @@ from sqlalchemy import select
 
 from helpers import add_sub_biller, fund_wallets
 from tonle.db import Base
+from tonle.payments.hashing import sign
 from tonle.webhooks import outbox
 
 # Not merchant-scoped by design (docs/reliability.md): the bank-facing API authenticates a bank, which addresses any
@@ -148,7 +146,7 @@ class World:
 def settle_body(ref, customer, to, key, amount=100):
     date = "2025-11-06"
     msg = f"{ref}20251106000000KHR{amount}{customer}{to}"
-    digest = base64.b64encode(hmac.new(key.encode(), msg.encode(), hashlib.sha512).digest()).decode()
+    digest = sign(msg, key)
     return {
         "ref_id": ref,
         "date": date,
