@@ -407,3 +407,36 @@ def test_tonle_webhooks_listen_prints_and_verifies(hook_server):
         os.killpg(listener.pid, signal.SIGINT)
         out, _ = listener.communicate(timeout=10)
     assert f"webhook-id={event_id}  signature OK" in out and '"event_type": "listen.test"' in out
+
+
+def test_tonle_webhooks_listen_refuses_a_bad_signature_and_the_failure_is_logged(hook_server, caplog):
+    """A listener given the wrong secret answers 400 with the reason, so the gateway records a failed attempt (not
+    a delivery), and the server log says why."""
+    s = Setup(hook_server)
+    port = free_port()
+    set_url(s.c, f"http://127.0.0.1:{port}/webhook")
+    wrong = "whsec_" + base64.b64encode(b"not-the-merchant-secret-0123456").decode()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "tonle.cli", "webhooks", "listen", "--port", str(port), "--secret", wrong],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert "listening on" in listener.stdout.readline()
+        with caplog.at_level("WARNING", logger="tonle.webhooks"):
+            [event_id] = emit_events(hook_server, s.m.id, kind="listen.forged")
+            d = wait_until(lambda: (x := detail(s.c, event_id))["attempt_log"] and x)
+            wait_until(lambda: any(event_id in r.getMessage() for r in caplog.records))
+    finally:
+        os.killpg(listener.pid, signal.SIGINT)
+        out, _ = listener.communicate(timeout=10)
+    attempt = d["attempt_log"][0]
+    assert d["status"] != "delivered" and attempt["status_code"] == 400
+    assert "invalid signature" in attempt["response"]
+    assert f"webhook-id={event_id}  signature INVALID" in out
+    [line] = [r.getMessage() for r in caplog.records if event_id in r.getMessage()][:1]
+    assert "webhook delivery failed" in line and "HTTP 400" in line and "invalid signature" in line

@@ -207,11 +207,13 @@ async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> Non
     customer = await session.get(Customer, tran.customer_id) if tran.customer_id else None
     assert merchant is not None
     channel, purpose, identity, customers = "Bank Channel", tran.description, tran.reference, None
+    device_code = ""
     if tran.type == "checkout":
         checkout = await session.get(Checkout, tran.id)
         assert checkout is not None
         channel, purpose, identity = checkout.channel, checkout.purpose, checkout.identity_code
         customers = json.loads(checkout.customers or "[]") or None
+        device_code = checkout.device_code
     body = payloads.payment_body(
         merchant.webhook_body_format,
         tran_id=tran.id,
@@ -227,6 +229,8 @@ async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> Non
         purpose=purpose,
         customer_code=customer.sync_code if customer else "",
         customer_name=customer.name if customer else "",
+        description=tran.description,
+        device_code=device_code,
         customers=customers,
     )
     await outbox.emit(

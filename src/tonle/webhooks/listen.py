@@ -17,12 +17,14 @@ def make_handler(secret: str | None, *, fail: bool, echo: Callable[[str], None])
         def do_POST(self) -> None:
             length = min(int(self.headers.get("Content-Length") or 0), 1_048_576)
             body = self.rfile.read(length)
+            refused = ""
             if secret:
                 try:
                     verify(body, dict(self.headers), secret)
                     verdict = "signature OK"
                 except WebhookVerificationError as exc:
                     verdict = f"signature INVALID ({exc})"
+                    refused = str(exc)
             else:
                 verdict = "signature not checked (no --secret)"
             echo(f"POST {self.path}  webhook-id={self.headers.get('webhook-id')}  {verdict}")
@@ -30,10 +32,17 @@ def make_handler(secret: str | None, *, fail: bool, echo: Callable[[str], None])
                 echo(json.dumps(json.loads(body), ensure_ascii=False, indent=2))
             except ValueError:
                 echo(body.decode("utf-8", errors="replace"))
-            self.send_response(500 if fail else 200)
+            if refused:
+                # A forged or misconfigured delivery must not be logged as delivered by the gateway.
+                status, answer = 400, json.dumps({"status": "Error", "message": f"invalid signature: {refused}"})
+            elif fail:
+                status, answer = 500, '{"status":"Error","message":"listener set to fail"}'
+            else:
+                status, answer = 200, ACK.decode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(b'{"status":"Error","message":"listener set to fail"}' if fail else ACK)
+            self.wfile.write(answer.encode())
 
         def log_message(self, format: str, *args: object) -> None:
             return

@@ -39,6 +39,7 @@ def payment_body(
     customer_code: str,
     customer_name: str,
     description: str = "",
+    device_code: str = "",
     customers: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``customers`` are a checkout's bill lines as the merchant sent them; otherwise one line for the payer."""
@@ -65,7 +66,7 @@ def payment_body(
             "bank_code": bank_code,
             "bank_ref": bank_ref,
             "purpose_of_transaction": purpose,
-            "device_code": "",
+            "device_code": device_code,
             "channel_code": "",
             "status": "success",
             "description": description,
@@ -83,7 +84,7 @@ def payment_body(
         "bank_ref": bank_ref,
         "identity_code": identity_code,
         "purpose_of_transaction": purpose,
-        "device_code": "",
+        "device_code": device_code,
         "status": "success",
         "customers": customers,
     }

@@ -90,6 +90,13 @@ class Outcome:
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
+    @property
+    def reason(self) -> str:
+        """Why an attempt failed, in one line for the server log."""
+        if self.error:
+            return self.error
+        return f"HTTP {self.status_code}: {self.snippet[:200]!r}"
+
 
 async def send(client: httpx.AsyncClient, settings: Settings, merchant: Merchant, event: Claimed) -> Outcome:
     url = merchant.webhook_url or ""
@@ -152,6 +159,15 @@ async def record(db: Database, settings: Settings, event: Claimed, merchant: Mer
                 values["status"] = "failed"  # the schedule is exhausted; a resend starts a new series
             else:
                 values["next_attempt_at"] = now + delay
+            log.warning(
+                "webhook delivery failed event=%s merchant=%s attempt=%s url=%s reason=%s next=%s",
+                event.id,
+                event.merchant_id,
+                event.attempt_no,
+                outcome.url.split("?", 1)[0],  # a query string may carry the merchant's own token
+                outcome.reason,
+                f"in {int(delay.total_seconds())}s" if delay is not None else "none (failed)",
+            )
         moved = await session.execute(
             update(OutboxEvent)
             .where(OutboxEvent.id == event.id, OutboxEvent.lease_token == event.lease_token)
