@@ -324,10 +324,13 @@ def test_the_khqr_command_line():
         "ACLB",
         "--bill",
         "INV1",
+        "--md5",
     )
     assert made.returncode == 0, made.stderr
-    payload = made.stdout.splitlines()[0]
-    assert decode(payload).bill_number == "INV1" and f"md5: {md5(payload)}" in made.stdout
+    # stdout is the code alone (so `decode "$(encode ...)"` works); the MD5 goes to stderr when asked for.
+    payload = made.stdout.removesuffix("\n")
+    assert "\n" not in payload and f"md5: {md5(payload)}" in made.stderr and "md5" not in made.stdout
+    assert decode(payload).bill_number == "INV1"
     read = tonle("decode", payload)
     assert read.returncode == 0 and "merchant_name: ហាង" in read.stdout and "amount: 5000" in read.stdout
     bad = tonle("decode", payload[:-4] + "0000")

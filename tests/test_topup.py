@@ -5,6 +5,8 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -338,3 +340,49 @@ def test_sandbox_cli_drives_topup_and_pay_over_http(server, tmp_path):
     assert s.balance("USD") == 2.5
     again = server.cli("sandbox", "pay", tran_id, "--bank-token", s.bank_token, "--base-url", server.base_url)
     assert again.returncode == 1 and "TRANSACTION_ALREADY_PAID" in again.stderr
+
+
+def test_sandbox_cli_errors_are_one_clear_line(server):
+    s = Setup(server)
+    creds = s.m.creds
+    login = [
+        "--merchant-token",
+        creds.merchant_token,
+        "--client-id",
+        creds.client_id,
+        "--client-secret",
+        creds.client_secret,
+        "--referrer-key",
+        creds.referrer_key,
+        "--sdk-secret",
+        creds.sdk_secret,
+    ]
+    # The server's message names the field: "[amount]" must not be eaten as console markup.
+    bad = server.cli("sandbox", "topup", "T1", "5.555", "USD", "--base-url", server.base_url, *login)
+    assert bad.returncode == 1 and "[amount] is not a valid USD amount" in bad.stderr, bad.stderr
+    # Nothing listens on port 9 of loopback.
+    for args in (["topup", "T1", "5", "USD", *login], ["pay", "TRAN1"]):
+        down = server.cli("sandbox", *args, "--base-url", "http://127.0.0.1:9")
+        assert down.returncode == 1 and "Traceback" not in down.stderr, down.stderr
+        assert down.stderr.strip().splitlines() == [
+            "cannot reach Tonle at http://127.0.0.1:9 (ConnectError: [Errno 111] Connection refused); "
+            "is `tonle serve` running?"
+        ]
+
+
+def test_a_bad_setting_is_one_line_not_a_traceback(server):
+    env = {**server.backend.env(), "TONLE_CHECKOUT_TTL_SECONDS": "25"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tonle.cli", "ledger", "verify"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[0] == (
+        "error: bad setting: TONLE_CHECKOUT_TTL_SECONDS: Input should be greater than or equal to 60 (got '25')"
+    )
+
+
+def test_help_shows_arguments_and_flags_as_people_expect(server):
+    seed = server.cli("seed", "--help", check=True).stdout
+    assert "Usage: tonle seed [OPTIONS] FILE" in seed and "{file}" not in seed and "<bool>" not in seed
+    listen = server.cli("webhooks", "listen", "--help", check=True).stdout
+    assert "<bool>" not in listen and "INTEGER" in listen and "--fail" in listen

@@ -10,11 +10,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from tonle.config import get_settings
 from tonle.sandbox.client import DEMO, DEMO_BANK_TOKEN
 
-app = typer.Typer(help="Tonle: a payment gateway that speaks the Bill24 merchant APIs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tonle: a payment gateway that speaks the Bill24 merchant APIs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # main() turns every failure into one line
+)
 merchant_app = typer.Typer(help="Manage merchants (billers).", no_args_is_help=True)
 ledger_app = typer.Typer(help="Inspect the ledger.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Drive the sandbox over HTTP, as an SDK and a bank would.", no_args_is_help=True)
@@ -29,6 +34,24 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(khqr_app, name="khqr")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+class CommandError(Exception):
+    """A command's failure: one line on stderr and this exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``message`` (plain text: a ``[amount]`` in it is not markup) in red on stderr; raise the result."""
+    err.print(Text(message, style="red"), highlight=False)
+    return typer.Exit(code)
+
+
+def _unreachable(base: str, exc: Exception) -> typer.Exit:
+    return fail(f"cannot reach Tonle at {base} ({type(exc).__name__}: {exc}); is `tonle serve` running?")
 
 
 def _db():
@@ -90,26 +113,42 @@ def seed(file: Annotated[Path, typer.Argument(help="fixture file (.json, .yaml o
     try:
         fx = fixtures.load_file(file)
     except fixtures.FixtureError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(str(exc), 2) from None
     upgrade(get_settings().effective_database_url)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    total = sum(len(m.customers) for m in fx.merchants)
+    # A bar on a terminal (stderr, so stdout keeps the credentials only), for a file big enough to wait for.
+    bar = Progress(
+        TextColumn("seeding customers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=total < 1000 or not err.is_terminal,
+        transient=True,
+    )
+    task = bar.add_task("seed", total=total)
 
     async def run() -> fixtures.SeedReport:
         db = _db()
         try:
             async with db.sessions() as session, session.begin():
-                return await fixtures.seed(session, fx)
+                return await fixtures.seed(session, fx, lambda done, _: bar.update(task, completed=done))
         finally:
             await db.dispose()
 
     from sqlalchemy.exc import IntegrityError
 
     try:
-        report = asyncio.run(run())
+        with bar:
+            report = asyncio.run(run())
     except IntegrityError as exc:
         # E.g. a merchant_token or client id that another merchant in the database already has.
-        err.print(f"[red]refused: the file conflicts with data already stored ({exc.orig}); nothing was written[/red]")
-        raise typer.Exit(2) from None
+        raise fail(
+            f"refused: the file conflicts with data already stored ({exc.orig}); nothing was written", 2
+        ) from None
     for m in report.merchants:
         out.print(f"merchant {m['name']}", highlight=False)
         for key in (
@@ -200,19 +239,22 @@ def sandbox_topup(
     """Open a wallet top-up through the encrypted SDK endpoint; prints its tran_id for `tonle sandbox pay`."""
     from decimal import Decimal, InvalidOperation
 
+    import httpx
+
     from tonle.sandbox import client
 
     try:
         value = Decimal(amount)
     except InvalidOperation:
-        err.print(f"[red]not an amount: {amount}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(f"not an amount: {amount}", 2) from None
     creds = client.MerchantCreds(merchant_token, client_id, client_secret, referrer_key, sdk_secret)
+    base = _base_url(base_url)
     try:
-        answer = client.topup(_base_url(base_url), creds, sync_code, value, currency)
-    except (client.SandboxError, OSError) as exc:
-        err.print(f"[red]top-up refused: {exc}[/red]")
-        raise typer.Exit(1) from None
+        answer = client.topup(base, creds, sync_code, value, currency)
+    except client.SandboxError as exc:
+        raise fail(f"top-up refused: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
     out.print(f"tran_id: {answer['tran_id']}", highlight=False)
     out.print(f"  {answer['amount']} {answer['currency']} pending until {answer['expire_date']}", highlight=False)
 
@@ -225,13 +267,17 @@ def sandbox_pay(
     base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
 ) -> None:
     """Pay a transaction as a bank does: inquiry, then confirm, over HTTP."""
+    import httpx
+
     from tonle.sandbox import client
 
+    base = _base_url(base_url)
     try:
-        answer = client.pay(_base_url(base_url), bank_token, tran_id)
-    except (client.SandboxError, OSError) as exc:
-        err.print(f"[red]payment refused: {exc}[/red]")
-        raise typer.Exit(1) from None
+        answer = client.pay(base, bank_token, tran_id)
+    except client.SandboxError as exc:
+        raise fail(f"payment refused: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
     paid = f"{answer['total_amount']} {answer['currency']}"
     out.print(f"paid {answer['tran_id']} via {bank}: {paid}, bank_ref {answer['bank_ref']}", highlight=False)
 
@@ -239,7 +285,7 @@ def sandbox_pay(
 @sandbox_app.command("payout")
 def sandbox_payout(
     payout_id: Annotated[str, typer.Argument(help="a pending payout")],
-    fail: Annotated[
+    failed: Annotated[
         bool, typer.Option("--fail", help="report it failed (the money returns to the sub-biller)")
     ] = False,
     reason: Annotated[str, typer.Option(help="why it failed")] = "rejected by the sandbox bank",
@@ -247,13 +293,17 @@ def sandbox_payout(
     base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
 ) -> None:
     """Complete a pending payout as its bank (with TONLE_SANDBOX_PAYOUT_MODE=manual), over HTTP."""
+    import httpx
+
     from tonle.sandbox import client
 
+    base = _base_url(base_url)
     try:
-        answer = client.payout_result(_base_url(base_url), bank_token, payout_id, paid=not fail, reason=reason)
-    except (client.SandboxError, OSError) as exc:
-        err.print(f"[red]refused: {exc}[/red]")
-        raise typer.Exit(1) from None
+        answer = client.payout_result(base, bank_token, payout_id, paid=not failed, reason=reason)
+    except client.SandboxError as exc:
+        raise fail(f"refused: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
     out.print(
         f"payout {answer['payout_id']}: {answer['status']} ({answer['amount']} {answer['currency']})", highlight=False
     )
@@ -272,8 +322,7 @@ def payouts_run(
     try:
         minimum = {"KHR": to_minor(min_khr, "KHR"), "USD": to_minor(min_usd, "USD")}
     except AmountError as exc:
-        err.print(f"[red]bad threshold: {exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(f"bad threshold: {exc}", 2) from None
 
     async def run():
         db = _db()
@@ -369,8 +418,7 @@ def webhooks_resend(event_id: Annotated[str, typer.Argument(help="the event to s
 
     count = asyncio.run(run())
     if count < 0:
-        err.print(f"[red]no event {event_id}[/red]")
-        raise typer.Exit(1)
+        raise fail(f"no event {event_id}")
     out.print(f"{event_id}: {'queued again' if count else 'not resendable (an info line)'}", highlight=False)
 
 
@@ -380,12 +428,13 @@ def webhooks_listen(
     secret: Annotated[
         str | None, typer.Option(envvar="TONLE_LISTEN_SECRET", help="whsec_... to verify signatures")
     ] = None,
-    fail: Annotated[bool, typer.Option(help="answer HTTP 500, to watch the retries")] = False,
+    failing: Annotated[bool, typer.Option("--fail", help="answer HTTP 500, to watch the retries")] = False,
 ) -> None:
-    """A local webhook receiver: prints every delivery and whether its signature verifies."""
+    """A local webhook receiver: prints every delivery and whether its signature verifies (a bad signature is
+    answered HTTP 400 with the reason)."""
     from tonle.webhooks.listen import serve_forever
 
-    serve_forever(port, secret, fail=fail, echo=lambda line: out.print(line, highlight=False))
+    serve_forever(port, secret, fail=failing, echo=lambda line: out.print(line, highlight=False, markup=False))
 
 
 @khqr_app.command("decode")
@@ -398,9 +447,7 @@ def khqr_decode(payload: Annotated[str, typer.Argument(help="the KHQR string")])
     try:
         data = decode(payload)
     except KHQRError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]{problem}[/red]")
-        raise typer.Exit(1) from None
+        raise fail("; ".join(exc.problems)) from None
     for key, value in asdict(data).items():
         if value not in (None, {}, ""):
             out.print(f"{key}: {value}", highlight=False)
@@ -420,6 +467,7 @@ def khqr_encode(
     store: Annotated[str | None, typer.Option(help="store label")] = None,
     terminal: Annotated[str | None, typer.Option(help="terminal label")] = None,
     expires_in: Annotated[int, typer.Option(help="seconds until a dynamic QR expires")] = 600,
+    show_md5: Annotated[bool, typer.Option("--md5", help="also print the code's MD5 (on stderr)")] = False,
 ) -> None:
     """Make a KHQR string (merchant QR with --merchant-id and --bank, else individual)."""
     import time
@@ -430,8 +478,7 @@ def khqr_encode(
     try:
         value = Decimal(amount) if amount else None
     except InvalidOperation:
-        err.print(f"[red]not an amount: {amount}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(f"not an amount: {amount}", 2) from None
     now = int(time.time() * 1000)
     data = KHQR(
         kind="merchant" if merchant_id else "individual",
@@ -451,15 +498,79 @@ def khqr_encode(
     try:
         payload = encode(data)
     except KHQRError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]{problem}[/red]")
-        raise typer.Exit(1) from None
-    out.print(payload, highlight=False)
-    out.print(f"md5: {md5(payload)}", highlight=False)
+        raise fail("; ".join(exc.problems)) from None
+    # stdout carries the code alone, so that `tonle khqr decode "$(tonle khqr encode ...)"` works.
+    print(payload)
+    if show_md5:
+        err.print(f"md5: {md5(payload)}", highlight=False)
+
+
+def _plain_help() -> None:
+    """Help as people expect it: arguments in capitals (``FILE``) rather than ``{file}``, and no ``<bool>`` on
+    flags, which take no value."""
+    from typer import core
+
+    def usage_name(self: core.TyperArgument) -> str:
+        name = (self.metavar or self.name or "").upper()
+        name = name if self.required else f"[{name}]"
+        return f"{name}..." if self.nargs != 1 else name
+
+    def argument_type(self: core.TyperArgument, ctx: object) -> str | None:
+        return None
+
+    original = core.TyperOption.display_type_rich
+
+    def option_type(self: core.TyperOption, ctx: object) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        shown = original(self, ctx)
+        if not shown:
+            return shown
+        kind = shown.strip("<>").upper()
+        return {"STR": "TEXT", "INT": "INTEGER"}.get(kind, kind)
+
+    def rich_name(self: core.TyperArgument) -> str:
+        return (self.metavar or self.name or "").upper()
+
+    core.TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+    core.TyperArgument.display_type_rich = argument_type  # type: ignore[method-assign]
+    core.TyperArgument._rich_display_name = rich_name  # type: ignore[method-assign]
+    core.TyperOption.display_type_rich = option_type  # type: ignore[method-assign]
+
+
+def _one_line(exc: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        problems = []
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e.get("loc", ())) or "settings"
+            given = e.get("input")
+            shown = f" (got {given!r})" if isinstance(given, str | int) else ""
+            problems.append(f"TONLE_{field.upper()}: {e.get('msg')}{shown}")
+        return "bad setting: " + "; ".join(problems)
+    from tonle.db import database_unavailable
+
+    if database_unavailable(exc):
+        return f"cannot reach the database ({type(exc).__name__}: {exc}); check TONLE_DATABASE_URL"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def main() -> None:
-    app(prog_name="tonle")
+    import os
+
+    _plain_help()
+    try:
+        app(prog_name="tonle")
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if os.environ.get("TONLE_DEBUG") == "1":
+            raise
+        err.print(Text(f"error: {_one_line(exc)}", style="red"), highlight=False)
+        err.print("(TONLE_DEBUG=1 shows the traceback)", style="dim", highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
