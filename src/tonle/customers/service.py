@@ -3,6 +3,8 @@ deletion only when every wallet is empty."""
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +17,7 @@ from tonle.kit import codes
 from tonle.kit.errors import TonleError
 from tonle.kit.timefmt import clock
 from tonle.ledger import service as ledger
+from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
 
 MAX_WALLETS = 2
@@ -92,6 +95,77 @@ async def create(session: AsyncSession, merchant: Merchant, inp: CustomerInput) 
             raise
         raise CustomerExists(existing) from None
     return customer, wallets
+
+
+async def create_many(
+    session: AsyncSession, merchant: Merchant, inputs: list[CustomerInput]
+) -> list[tuple[str, list[tuple[NewWallet, Account]]]]:
+    """Register many new customers with their (empty) wallets in a few multi-row statements: the bulk path of a
+    seed. The caller has made sure that none of the sync codes is live; the same wallet rules as ``create`` hold.
+    Answers each customer's id with its wallets' ledger accounts, in the order given."""
+    now = clock.now()
+    customers, accounts, wallets, out = [], [], [], []
+    for inp in inputs:
+        _check_wallets(merchant, [], inp.wallets)
+        customer_id = new_id()
+        customers.append(
+            {
+                "id": customer_id,
+                "merchant_id": merchant.id,
+                "sync_code": inp.sync_code,
+                "name": inp.name,
+                "name_kh": inp.fields.get("name_kh"),
+                "phone": inp.fields.get("phone"),
+                "email": inp.fields.get("email"),
+                "created_at": now,
+            }
+        )
+        opened = []
+        for position, w in enumerate(inp.wallets):
+            wallet_id, account_id = new_id(), new_id()
+            kind = ledger.AccountKind.wallet.value
+            accounts.append(
+                {
+                    "id": account_id,
+                    "merchant_id": merchant.id,
+                    "kind": kind,
+                    "owner_ref": wallet_id,
+                    "currency": w.currency,
+                    "allow_negative": False,
+                    "balance": 0,
+                    "created_at": now,
+                }
+            )
+            wallets.append(
+                {
+                    "id": wallet_id,
+                    "merchant_id": merchant.id,
+                    "customer_id": customer_id,
+                    "account_id": account_id,
+                    "name": w.name,
+                    "currency": w.currency,
+                    "position": position,
+                    "payment_token": secrets.token_hex(16),
+                    "created_at": now,
+                }
+            )
+            account = Account(
+                id=account_id,
+                merchant_id=merchant.id,
+                kind=kind,
+                owner_ref=wallet_id,
+                currency=w.currency,
+                allow_negative=False,
+                balance=0,
+            )
+            opened.append((w, account))
+        out.append((customer_id, opened))
+    chunk = ledger.BULK_CHUNK
+    # Accounts before wallets, customers before wallets: the foreign keys point that way.
+    for table, rows in ((Customer.__table__, customers), (Account.__table__, accounts), (Wallet.__table__, wallets)):
+        for start in range(0, len(rows), chunk):
+            await session.execute(table.insert(), rows[start : start + chunk])
+    return out
 
 
 async def get(session: AsyncSession, merchant: Merchant, sync_code: str) -> Customer:

@@ -195,6 +195,96 @@ async def post(session: AsyncSession, *, merchant_id: str, kind: str, legs: list
     return entry
 
 
+@dataclass
+class NewEntry:
+    merchant_id: str
+    kind: str
+    legs: list[Leg]
+    memo: str = ""
+
+
+BULK_CHUNK = 2000  # rows per multi-row statement: well under SQLite's and asyncpg's parameter limits
+
+
+async def post_many(session: AsyncSession, entries: list[NewEntry]) -> list[str]:
+    """Write many balanced entries at once (a bulk load: the seed), with the same rules as ``post``: each entry
+    sums to zero per currency, guarded accounts never go below zero, closed accounts take nothing, and each
+    posting's ``balance_after`` follows the account's history. The accounts are locked first (PostgreSQL), their
+    postings written in the entries' order, and each account's balance updated once. All or nothing."""
+    if not entries:
+        return []
+    for entry in entries:
+        totals: dict[str, int] = defaultdict(int)
+        for leg in entry.legs:
+            if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+                raise UnbalancedEntry("amounts are integers in minor units")
+            totals[leg.account.currency] += leg.amount
+        if not entry.legs or any(totals.values()) or all(leg.amount == 0 for leg in entry.legs):
+            raise UnbalancedEntry(f"entry {entry.memo!r} does not balance: {dict(totals)}")
+    ids = sorted({leg.account.id for entry in entries for leg in entry.legs})
+    state: dict[str, tuple[int, bool, bool]] = {}
+    for start in range(0, len(ids), BULK_CHUNK):
+        q = select(Account.id, Account.balance, Account.allow_negative, Account.closed_at).where(
+            Account.id.in_(ids[start : start + BULK_CHUNK])
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            q = q.with_for_update()
+        for row in (await session.execute(q)).all():
+            state[row.id] = (row.balance, row.allow_negative, row.closed_at is not None)
+    running = {account_id: balance for account_id, (balance, _, _) in state.items()}
+    now = clock.now()
+    entry_rows, posting_rows = [], []
+    for entry in entries:
+        entry_id = new_id()
+        entry_rows.append(
+            {
+                "id": entry_id,
+                "merchant_id": entry.merchant_id,
+                "kind": entry.kind,
+                "memo": entry.memo[:255],
+                "created_at": now,
+            }
+        )
+        for leg in entry.legs:
+            if leg.amount == 0:
+                continue
+            _, allow_negative, closed = state[leg.account.id]
+            if closed:
+                raise AccountClosed(leg.account.id)
+            after = running[leg.account.id] + leg.amount
+            if after < 0 and not allow_negative:
+                raise InsufficientFunds(leg.account.id)
+            running[leg.account.id] = after
+            posting_rows.append(
+                {
+                    "entry_id": entry_id,
+                    "account_id": leg.account.id,
+                    "currency": leg.account.currency,
+                    "amount": leg.amount,
+                    "balance_after": after,
+                    "created_at": now,
+                }
+            )
+    async with session.begin_nested():
+        for start in range(0, len(entry_rows), BULK_CHUNK):
+            await session.execute(_ENTRY_INSERT, entry_rows[start : start + BULK_CHUNK])
+        # Posting ids grow in insertion order, which is each account's history order.
+        for start in range(0, len(posting_rows), BULK_CHUNK):
+            await session.execute(_POSTING_INSERT, posting_rows[start : start + BULK_CHUNK])
+        changed = [{"b_id": i, "b_balance": b} for i, b in running.items() if b != state[i][0]]
+        if changed:
+            await session.execute(
+                update(Account.__table__)
+                .where(Account.__table__.c.id == bindparam("b_id"))
+                .values(balance=bindparam("b_balance")),
+                changed,
+            )
+    for entry in entries:
+        for leg in entry.legs:
+            set_committed_value(leg.account, "balance", running[leg.account.id])
+    return [row["id"] for row in entry_rows]
+
+
 async def balances(session: AsyncSession, account_ids: list[str]) -> dict[str, int]:
     if not account_ids:
         return {}

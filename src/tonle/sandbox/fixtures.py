@@ -9,6 +9,7 @@ sandbox funding account, so loading the same file twice gives the same state and
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.customers import repository as customer_repo
 from tonle.customers import service as customer_service
-from tonle.customers.models import Wallet
+from tonle.customers.models import Customer, Wallet
 from tonle.customers.schemas import CustomerInput, NewWallet
 from tonle.kit import crypto, wirejson
 from tonle.kit.money import AmountError, to_minor
@@ -220,19 +221,93 @@ class SeedReport:
     entries: int = 0
 
 
-async def seed(session: AsyncSession, fx: FixtureFile) -> SeedReport:
+Progress = Callable[[int, int], None]  # (customers done, customers in the file)
+BULK_BATCH = 5000  # new customers written per round of multi-row statements
+
+
+async def seed(session: AsyncSession, fx: FixtureFile, progress: Progress | None = None) -> SeedReport:
+    """New customers take the bulk path (a few multi-row statements per batch, their funding entries written
+    together); customers already in the database are updated one by one, as before."""
     report = SeedReport()
+    total = sum(len(m.customers) for m in fx.merchants)
+    done = 0
     for b in fx.banks:
         await _seed_bank(session, b, report)
     for m in fx.merchants:
         merchant = await _seed_merchant(session, m, report)
         for sb in m.sub_billers:
             await _seed_sub_biller(session, merchant, sb)
+        live = await _live_sync_codes(session, merchant.id, [c.sync_code for c in m.customers])
+        fresh = [c for c in m.customers if c.sync_code not in live]
+        for start in range(0, len(fresh), BULK_BATCH):
+            batch = fresh[start : start + BULK_BATCH]
+            await _seed_new_customers(session, merchant, batch, report)
+            done += len(batch)
+            if progress:
+                progress(done, total)
         for c in m.customers:
-            await _seed_customer(session, merchant, c, report)
-            report.customers += 1
+            if c.sync_code in live:
+                await _seed_customer(session, merchant, c, report)
+                report.customers += 1
+                done += 1
+                if progress:
+                    progress(done, total)
     await session.flush()
     return report
+
+
+async def _live_sync_codes(session: AsyncSession, merchant_id: str, codes: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(codes), ledger.BULK_CHUNK):
+        q = select(Customer.sync_code).where(
+            Customer.merchant_id == merchant_id,
+            Customer.deleted_at.is_(None),
+            Customer.sync_code.in_(codes[start : start + ledger.BULK_CHUNK]),
+        )
+        found.update((await session.execute(q)).scalars())
+    return found
+
+
+async def _seed_new_customers(
+    session: AsyncSession, merchant: Merchant, batch: list[CustomerFx], report: SeedReport
+) -> None:
+    inputs = [
+        CustomerInput(
+            c.sync_code,
+            c.name,
+            {"name_kh": c.name_kh, "phone": c.phone, "email": c.email},
+            [NewWallet(w.name, w.currency) for w in c.wallets],
+        )
+        for c in batch
+    ]
+    made = await customer_service.create_many(session, merchant, inputs)
+    funding: dict[str, Account] = {}
+    entries = []
+    for c, (_, opened) in zip(batch, made, strict=True):
+        for fx_wallet, (_, account) in zip(c.wallets, opened, strict=True):
+            if not fx_wallet.balance_minor:
+                continue
+            cur = fx_wallet.currency
+            if cur not in funding:
+                funding[cur] = await ledger.open_account(
+                    session,
+                    merchant_id=merchant.id,
+                    kind=ledger.AccountKind.sandbox_funding,
+                    currency=cur,
+                    allow_negative=True,
+                )
+            amount = fx_wallet.balance_minor
+            entries.append(
+                ledger.NewEntry(
+                    merchant.id,
+                    "sandbox_funding",
+                    [ledger.Leg(funding[cur], -amount), ledger.Leg(account, amount)],
+                    memo=f"seed {c.sync_code} {cur}",
+                )
+            )
+    await ledger.post_many(session, entries)
+    report.customers += len(batch)
+    report.entries += len(entries)
 
 
 async def _seed_bank(session: AsyncSession, b: BankFx, report: SeedReport) -> None:
