@@ -200,3 +200,33 @@ def test_merchant_create_cli_prints_working_credentials(server):
             },
         )
     assert r.status_code == 200
+
+
+def test_a_large_seed_takes_the_bulk_path_across_batches_and_reseeds_to_the_same_state(server, tmp_path):
+    """More customers than one multi-row statement holds (ledger.BULK_CHUNK): each gets its wallets, each funded
+    wallet one balanced entry, the funding account the sum, and every running balance follows the history."""
+    fx = fixture(uuid.uuid4().hex[:8])
+    m = fx["merchants"][0]
+    m["customers"] += [
+        {
+            "sync_code": f"BULK{i:05d}",
+            "name": f"Customer {i}",
+            "wallets": [
+                {"name": "KHR", "currency": "KHR", "balance": 1000 + i},
+                *([{"name": "USD", "currency": "USD", "balance": "1.25"}] if i % 3 == 0 else []),
+            ],
+        }
+        for i in range(2300)
+    ]
+    path = write(tmp_path, fx)
+    first = server.cli("seed", path, check=True)
+    assert "2302 customer(s)" in first.stdout and f"{2 + 1 + 2300 + 767} funding entries" in first.stdout
+    once = snapshot(server)
+    assert "0 funding entries" in server.cli("seed", path, check=True).stdout
+    assert snapshot(server) == once
+    c = login(server, fx)
+    d = ok(c.post("/customer/get_customer_detail", json={"sync_code": "BULK02299"}))
+    assert [(w["currency"], w["balance"]) for w in d["walletBalances"]] == [("KHR", 3299)]
+    d = ok(c.post("/customer/get_customer_detail", json={"sync_code": "BULK00003"}))
+    assert [(w["currency"], w["balance"]) for w in d["walletBalances"]] == [("KHR", 1003), ("USD", 1.25)]
+    assert server.cli("ledger", "verify").returncode == 0

@@ -262,3 +262,31 @@ def test_verify_reports_forbidden_negative(server):
         "negative balance on an account that may not go negative",
         "balance differs from the sum of postings",
     }
+
+
+def test_post_many_keeps_the_rules_of_post(server):
+    m = server.new_merchant()
+    funding, sb1, sb2 = _accounts(server, m.id)
+
+    def many(entries):
+        async def go(session):
+            accounts = {a.id: await session.get(Account, a.id) for a in (funding, sb1, sb2)}
+            legs = [
+                ledger.NewEntry(m.id, "t", [ledger.Leg(accounts[a.id], amount) for a, amount in e]) for e in entries
+            ]
+            return await ledger.post_many(session, legs)
+
+        return server.in_session(go)
+
+    assert len(many([[(funding, -100), (sb1, 100)], [(sb1, -30), (sb2, 30)], [(funding, -5), (sb2, 5)]])) == 3
+    with pytest.raises(ledger.UnbalancedEntry):
+        many([[(funding, -1), (sb1, 1)], [(funding, -1), (sb1, 2)]])
+    with pytest.raises(ledger.InsufficientFunds):  # sb1 holds 70: the second entry would take it below zero
+        many([[(sb1, -60), (sb2, 60)], [(sb1, -20), (sb2, 20)]])
+
+    async def state(session):
+        rows = await session.execute(select(Account.id, Account.balance).where(Account.id.in_([sb1.id, sb2.id])))
+        return dict(rows.all())
+
+    assert server.in_session(state) == {sb1.id: 70, sb2.id: 35}  # the refused batches wrote nothing
+    assert server.in_session(verify).ok
