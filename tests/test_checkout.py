@@ -253,6 +253,22 @@ def test_the_payment_webhook_is_queued_with_bills24_body(server):
         body["status"],
     ) == (tran_id, 10000, "KHR", shop.bank, "FT9", "success")
     assert body["customers"] == [LINE] and body["purpose_of_transaction"] == "INV-13" and body["event_id"] == event.id
+    # The init's device_code travels to the webhook (it was always "").
+    assert body["device_code"] == "1113"
+
+
+def test_the_legacy_webhook_body_carries_device_code_and_description(server):
+    shop = Shop(server)
+    set_merchant(server, shop.m.id, webhook_url="http://127.0.0.1:9/hook", webhook_body_format="legacy")
+    tran_id = shop.init("W2", amount=10000, device_code="POS-7", description="two bowls").json()["data"]["tran_id"]
+    shop.pay(tran_id, 10000, bank_ref="FT10")
+
+    async def events(session):
+        return (await session.execute(select(OutboxEvent).where(OutboxEvent.merchant_id == shop.m.id))).scalars().all()
+
+    [event] = server.in_session(events)
+    body = json.loads(event.body)
+    assert (body["tran_id"], body["device_code"], body["description"]) == (tran_id, "POS-7", "two bowls")
 
 
 def test_a_scanned_khqr_is_found_by_its_md5_and_paid_as_khqr(server):
@@ -375,7 +391,7 @@ def test_hosted_page_languages_and_the_bank_page(server):
     en = shop.init("P2", language="en", cancel_url="https://merchant.example/cancel").json()["data"]
     with httpx.Client(timeout=30) as web:
         page = web.get(km["payment_link"]).text
-        assert "កំពុងរង់ចាំការបង់ប្រាក់" in page and "10,000.00 KHR" in page and f"/khqr/{km['tran_id']}.svg" in page
+        assert "កំពុងរង់ចាំការបង់ប្រាក់" in page and "10,000 <small>៛</small>" in page and f"/khqr/{km['tran_id']}.svg" in page
         page_en = web.get(en["payment_link"])
         assert (
             "Waiting for payment" in page_en.text and "script-src 'self'" in page_en.headers["Content-Security-Policy"]
@@ -383,13 +399,13 @@ def test_hosted_page_languages_and_the_bank_page(server):
         cancel = re.search(r'id="cancel" href="([^"]+)"', page_en.text).group(1).replace("&amp;", "&")
         assert parse_qs(urlsplit(cancel).query)["code"] == ["CANCELLED"]
         bank_page = web.get(f"{server.base_url}/sandbox/bank/{shop.bank}/pay/{km['tran_id']}")
-        assert "Sandbox Bank" in bank_page.text and "10,000.00 KHR" in bank_page.text
+        assert "Sandbox Bank" in bank_page.text and "10,000 ៛" in bank_page.text
         paid = web.post(
             f"{server.base_url}/sandbox/bank/{shop.bank}/pay/{km['tran_id']}",
             data={"action": "pay"},
             follow_redirects=False,
         )
-        assert paid.status_code == 303 and paid.headers["location"] == f"/checkout/{km['tran_id']}"
+        assert paid.status_code == 303 and paid.headers["location"] == f"/checkout/{km['tran_id']}?lang=km"
         assert 'data-state="success"' in web.get(km["payment_link"]).text
         events = web.get(f"{server.base_url}/checkout/{km['tran_id']}/events").text
         assert "event: status" in events and '"status": "success"' in events
@@ -433,7 +449,8 @@ def test_an_unpaid_bill_is_paid_through_its_checkout_link(server):
     ]
     assert shop.balances()["KHR"] == 100  # the wallet did not pay; the bank did
     with httpx.Client(timeout=30) as web:
-        assert "Paid" in web.get(link).text
+        assert 'id="bill-status">បានបង់<' in web.get(link).text  # Khmer unless asked otherwise, as Bill24
+        assert 'id="bill-status">Paid<' in web.get(link, params={"lang": "en"}).text
 
 
 def test_concurrent_confirms_of_one_checkout_pay_once(pg_server):

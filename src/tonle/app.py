@@ -9,9 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse
 
 from tonle import __version__
+from tonle.checkout.live import Live
 from tonle.checkout.pages import router as checkout_pages
 from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
@@ -21,6 +25,8 @@ from tonle.kit import codes, envelope
 from tonle.kit.edge import BodyTimeout, BodyTooLarge, EdgeMiddleware
 from tonle.kit.errors import AuthError, TonleError
 from tonle.kit.http import install_openapi
+from tonle.kit.pages import SWAGGER_UI_STATIC, landing
+from tonle.kit.pages import router as design_router
 from tonle.kit.wirejson import WireJSONResponse
 from tonle.merchants.router import router as merchants_router
 from tonle.payments.router import router as payments_router
@@ -61,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await live.close()
             stop.set()
             if worker is not None:
                 try:
@@ -74,12 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from the package's own copy of Swagger UI (no CDN: works offline)
         openapi_url="/openapi.json",
         redoc_url=None,
     )
     app.state.settings = settings
     compat = settings.compat
+    live = Live(lambda: app.state.db)
+    app.state.live = live
 
     def rid(request: Request) -> str:
         return request.scope.get("state", {}).get("request_id", "")
@@ -137,6 +146,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("unhandled error rid=%s", rid(request), exc_info=exc)
         return envelope.product(codes.INTERNAL, None, compat, status=500)
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Tonle API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
+
+    app.mount("/docs/static", StaticFiles(directory=SWAGGER_UI_STATIC), name="swagger-ui")
+    app.mount("/socket.io", live.asgi, name="socket.io")  # the Bill24 SDKs' live status room
+
+    @app.get("/", include_in_schema=False)
+    async def home(request: Request) -> HTMLResponse:
+        return landing(request)
+
     @app.get("/healthz", tags=["Tonle"], summary="Liveness: the process answers")
     async def healthz() -> WireJSONResponse:
         return WireJSONResponse({"status": "ok", "version": __version__})
@@ -153,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notify_router)
     app.include_router(bank_router)
     app.include_router(pages_router)
+    app.include_router(design_router)
     install_openapi(app)
     app.add_middleware(
         EdgeMiddleware,

@@ -1,59 +1,209 @@
-"""Server-rendered pages: one small layout, escaped values, strict security headers, urlencoded forms."""
+"""Server-rendered pages: one layout and stylesheet (the design system), escaped values, strict security headers,
+urlencoded forms, Khmer and English."""
 
 from __future__ import annotations
 
 import html
-from urllib.parse import parse_qs
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fastapi import Request
-from starlette.responses import HTMLResponse, RedirectResponse
+import swagger_ui
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-SECURITY_HEADERS = {
-    # Inline styles only; images from https (bank and merchant logos); forms post back to us; no framing.
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
+from tonle.kit.money import EXPONENTS
+from tonle.kit.timefmt import PHNOM_PENH
+
+STATIC = Path(__file__).parent / "static"
+SWAGGER_UI_STATIC = Path(swagger_ui.__file__).parent / "static"
+LANGS = ("km", "en")
+
+_BASE_CSP = {
+    "default-src": "'none'",
+    "style-src": "'self'",
+    # Images from https (bank and merchant logos) and our own (QR codes).
+    "img-src": "'self' https: data:",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'none'",
+}
+_OTHER_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
 
-_LAYOUT = """<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>body{{font-family:system-ui,'Noto Sans Khmer',sans-serif;max-width:34rem;margin:2.5rem auto;padding:0 1rem;
-color:#1b2b34}}.card{{border:1px solid #d5dde2;border-radius:12px;padding:1.5rem;margin-bottom:1rem}}
-.amount{{font-size:2rem;font-weight:600}}.status{{display:inline-block;padding:.2rem .6rem;border-radius:1rem;
-background:#fdecc8;color:#7a4b00}}.ok{{background:#d8f3dc;color:#1b5e20}}.bad{{background:#fde2e1;color:#8a1c1c}}
-dt{{color:#5b6b74;font-size:.85rem}}dd{{margin:0 0 .8rem}}label{{display:block;margin:.6rem 0 .2rem}}
-input,select{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}
-button{{padding:.6rem 1.2rem;font-size:1rem;margin:.8rem .5rem 0 0;border-radius:8px;border:1px solid #8aa}}
-button.primary{{background:#0b6e4f;color:#fff;border-color:#0b6e4f}}table{{width:100%;border-collapse:collapse}}
-td,th{{text-align:left;padding:.3rem;border-bottom:1px solid #eef}}img.logo{{max-height:48px}}
-.error{{color:#8a1c1c}}</style></head>
-<body>{body}</body></html>"""
+
+def _csp(scripted: bool, form_to: Iterable[str]) -> str:
+    policy = dict(_BASE_CSP)
+    if scripted:
+        policy["script-src"] = "'self'"
+        policy["connect-src"] = "'self'"
+    extra = [s for s in (form_source(u) for u in form_to) if s]
+    if extra:
+        # Chromium applies form-action to the redirect that answers a form post too: a page whose form ends on the
+        # merchant's site must name that site, or the browser stops on our page.
+        policy["form-action"] = " ".join(["'self'", *dict.fromkeys(extra)])
+    return "; ".join(f"{k} {v}" for k, v in policy.items())
+
+
+SECURITY_HEADERS = {"Content-Security-Policy": _csp(False, ()), **_OTHER_HEADERS}
+
+_SOURCE_SAFE = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
+
+
+def form_source(url: str) -> str:
+    """The CSP source that lets a form's redirect reach ``url``: its origin for http(s), its scheme for an app's
+    deep link (``myapp:``); empty when the URL is not one a header can name safely."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    scheme = parts.scheme.lower()
+    if not re.fullmatch(r"[a-z][a-z0-9+.\-]*", scheme or "-"):
+        return ""
+    if scheme in ("http", "https"):
+        if not parts.netloc or not _SOURCE_SAFE.match(parts.netloc) or "@" in parts.netloc:
+            return ""
+        return f"{scheme}://{parts.netloc.lower()}"
+    if scheme in ("javascript", "data", "blob", "file"):
+        return ""
+    return f"{scheme}:"
+
 
 e = html.escape
 
 
-# The checkout page also runs its own script (countdown, live status) and listens to its event stream.
-SCRIPTED = {
-    **SECURITY_HEADERS,
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; script-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
+# ---------------------------------------------------------------- language
 
 
-def page(title: str, body: str, status: int = 200, lang: str = "en", *, scripted: bool = False) -> HTMLResponse:
-    return HTMLResponse(
-        _LAYOUT.format(title=e(title), body=body, lang=e(lang)),
-        status_code=status,
-        headers=SCRIPTED if scripted else SECURITY_HEADERS,
+def pick_lang(request: Request, default: str = "km") -> str:
+    """``?lang=km|en`` wins (the page's switch), else the language the page was made in."""
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    return default if default in LANGS else "km"
+
+
+def lang_switch(request: Request, lang: str) -> str:
+    links = []
+    for code, label in (("km", "ខ្មែរ"), ("en", "English")):
+        query = {k: v for k, v in request.query_params.items() if k != "lang"}
+        query["lang"] = code
+        href = f"{request.url.path}?{urlencode(query)}"
+        current = "true" if code == lang else "false"
+        links.append(f'<a href="{e(href)}" hreflang="{code}" lang="{code}" aria-current="{current}">{label}</a>')
+    return f'<nav class="lang" id="lang-switch" aria-label="Language">{"".join(links)}</nav>'
+
+
+# ---------------------------------------------------------------- how people read money and time
+
+
+def money(minor: int, currency: str) -> str:
+    """An amount as a person reads it: KHR in whole riels with the riel sign (``25,000 ៛``), USD with two decimals
+    (``$12.50``)."""
+    if currency == "KHR":
+        return f"{minor:,} ៛"
+    d = Decimal(minor).scaleb(-EXPONENTS.get(currency, 2))
+    if currency == "USD":
+        return f"${d:,.2f}" if minor >= 0 else f"-${-d:,.2f}"
+    return f"{d:,.2f} {currency}"
+
+
+_MONTHS_KM = ["មករា", "កុម្ភៈ", "មីនា", "មេសា", "ឧសភា", "មិថុនា", "កក្កដា", "សីហា", "កញ្ញា", "តុលា", "វិច្ឆិកា", "ធ្នូ"]
+_MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def when(dt: datetime | None, lang: str) -> str:
+    """A stored instant (naive UTC) in Phnom Penh time: ``1 Dec 2026, 14:05`` / ``1 ធ្នូ 2026, 14:05``."""
+    if dt is None:
+        return ""
+    local = dt.replace(tzinfo=UTC).astimezone(PHNOM_PENH)
+    months = _MONTHS_KM if lang == "km" else _MONTHS_EN
+    return f"{local.day} {months[local.month - 1]} {local.year}, {local:%H:%M}"
+
+
+# ---------------------------------------------------------------- the frame
+
+_LAYOUT = """<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light"><title>{title}</title><link rel="stylesheet" href="/static/tonle.css">
+</head><body class="{body_class}">{banner}<header class="topbar">{brand}{switch}</header>
+<main id="main">{body}</main><footer>{footer}</footer>{scripts}</body></html>"""
+
+SANDBOX_BANNER = (
+    '<div class="sandbox-banner" id="sandbox-banner" role="note">'
+    "SANDBOX · ធនាគារសាកល្បង — simulated bank, no real money · មិនមែនប្រាក់ពិត</div>"
+)
+
+
+def page(
+    title: str,
+    body: str,
+    status: int = 200,
+    lang: str = "en",
+    *,
+    request: Request | None = None,
+    brand: str = "",
+    sandbox: bool = False,
+    scripts: Iterable[str] = (),
+    form_to: Iterable[str] = (),
+    wide: bool = False,
+) -> HTMLResponse:
+    """A whole page: ``brand`` is the top bar's left side (escaped HTML), ``request`` gives it a language switch,
+    ``sandbox`` the banner that a simulated bank's page must always carry, ``form_to`` the URLs its forms may end
+    on besides this site."""
+    scripts = list(scripts)
+    footer = "Tonle · បង់ប្រាក់ដោយសុវត្ថិភាព · Secure payment" if not sandbox else "Tonle sandbox"
+    html_text = _LAYOUT.format(
+        lang=e(lang),
+        title=e(title),
+        body_class="wide" if wide else "",
+        banner=SANDBOX_BANNER if sandbox else "",
+        brand=f'<div class="brand" id="brand">{brand}</div>',
+        switch=lang_switch(request, lang) if request is not None else "",
+        body=body,
+        footer=e(footer),
+        scripts="".join(f'<script src="{e(s)}"></script>' for s in scripts),
     )
+    headers = {"Content-Security-Policy": _csp(bool(scripts), form_to), **_OTHER_HEADERS}
+    return HTMLResponse(html_text, status_code=status, headers=headers)
+
+
+def brand_html(name: str, logo: str | None = None) -> str:
+    img = f'<img src="{e(logo)}" alt="">' if logo else ""
+    return f"{img}<span>{e(name)}</span>"
+
+
+def problem(
+    title: str,
+    text: str,
+    status: int,
+    lang: str,
+    *,
+    request: Request | None = None,
+    back: str = "",
+    back_label: str = "",
+    icon: str = "!",
+    sandbox: bool = False,
+    reason_id: str = "reason",
+) -> HTMLResponse:
+    """A page that explains why nothing can be done here, and (when there is one) the way back."""
+    way_back = (
+        f'<div class="actions"><a class="btn primary" id="return" href="{e(back)}">{e(back_label)}</a></div>'
+        if back
+        else ""
+    )
+    body = (
+        f'<section class="card center" id="problem"><div class="icon bad" aria-hidden="true">{e(icon)}</div>'
+        f'<h1>{e(title)}</h1><p id="{reason_id}">{e(text)}</p>{way_back}</section>'
+    )
+    return page(title, body, status, lang, request=request, brand=brand_html("Tonle"), sandbox=sandbox)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -64,3 +214,45 @@ async def form(request: Request) -> dict[str, str]:
     """An application/x-www-form-urlencoded body (the first value of each field)."""
     raw = (await request.body()).decode("utf-8", errors="replace")
     return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+
+
+router = APIRouter(tags=["Pages"], include_in_schema=False)
+
+
+@router.get("/static/tonle.css")
+async def stylesheet() -> Response:
+    return FileResponse(STATIC / "tonle.css", media_type="text/css", headers={"Cache-Control": "no-cache"})
+
+
+def landing(request: Request) -> HTMLResponse:
+    """``GET /``: where a person who opened the server's address can go (the API answers JSON elsewhere)."""
+    lang = pick_lang(request, "en")
+    km = lang == "km"
+    links = [
+        ("/docs", "API reference (OpenAPI)", "ឯកសារ API (OpenAPI)"),
+        ("/openapi.json", "OpenAPI document (JSON)", "ឯកសារ OpenAPI (JSON)"),
+        ("/healthz", "Health check", "ពិនិត្យសុខភាពម៉ាស៊ីនមេ"),
+    ]
+    items = "".join(
+        f'<li class="bank-row"><a class="bank" href="{href}"><span>{e(kh if km else en)}</span>'
+        '<span class="go" aria-hidden="true">›</span></a></li>'
+        for href, en, kh in links
+    )
+    intro = (
+        "Tonle និយាយ API របស់ Bill24 ។ ចង្អុល base URL របស់ client Bill24 មកទីនេះ។"
+        if km
+        else "Tonle speaks the Bill24 merchant APIs. Point a Bill24 client's base URL here."
+    )
+    sandbox = (
+        "ទំព័រ checkout, ធនាគារសាកល្បង និង portal ត្រូវបានបើកពីតំណដែល API ផ្តល់ឱ្យ (payment_link, web_url, "
+        "portal URL)។ សាកល្បងដោយ <code>tonle sandbox topup</code> និង <code>tonle sandbox pay</code>។"
+        if km
+        else "The checkout, sandbox bank and portal pages open from the links the API answers (payment_link, "
+        "web_url, the portal URL). Try the sandbox with <code>tonle sandbox topup</code> and "
+        "<code>tonle sandbox pay</code>."
+    )
+    body = (
+        f'<section class="card" id="home"><h1>Tonle</h1><p>{e(intro)}</p><ul class="banks">{items}</ul></section>'
+        f'<section class="card"><h2>{"ប្រអប់សាកល្បង" if km else "Sandbox"}</h2><p>{sandbox}</p></section>'
+    )
+    return page("Tonle", body, lang=lang, request=request, brand=brand_html("Tonle"))
