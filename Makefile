@@ -8,11 +8,14 @@ export TONLE_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: run test lint install clean bench
 
+# The first run installs for about a minute: say so, and what it is doing, instead of sitting silent.
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $@
+	@test -x $(PY) || { echo "==> creating the virtualenv in $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> installing Tonle and its dependencies into $(VENV) (about a minute, only when pyproject.toml changes)"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet --progress-bar off -e '.[dev]'
+	@touch $@
+	@echo "==> installed"
 
 install: $(VENV)/.installed
 
@@ -20,9 +23,11 @@ install: $(VENV)/.installed
 # the API and pages on 127.0.0.1:8024.
 run: $(VENV)/.installed
 	@# The sandbox delivers webhooks to loopback receivers (`tonle webhooks listen`); production refuses them.
-	$(TONLE) migrate
-	$(TONLE) seed fixtures/demo.json
-	@echo "Serving on http://$${TONLE_HOST:-127.0.0.1}:$${TONLE_PORT:-8024}  (API docs: /docs)"
+	@echo "==> migrating the database in $(TONLE_DATA_DIR)"
+	@$(TONLE) migrate
+	@echo "==> seeding the demo sandbox (fixtures/demo.json); its credentials:"
+	@$(TONLE) seed fixtures/demo.json
+	@echo "==> serving on http://$${TONLE_HOST:-127.0.0.1}:$${TONLE_PORT:-8024}  (start page: /, API docs: /docs; Ctrl-C stops)"
 	TONLE_WEBHOOK_ALLOW_PRIVATE_TARGETS=$${TONLE_WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} $(TONLE) serve
 
 lint: $(VENV)/.installed
