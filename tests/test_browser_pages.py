@@ -237,3 +237,53 @@ def test_the_home_page_points_people_somewhere(server, browser):
         links = [a.get_attribute("href") for a in page.locator("#home a").all()]
         assert "/docs" in links
         fits(page)
+
+
+def _every_page(server) -> dict[str, tuple[str, dict[str, str]]]:
+    """One of each page, with a word each language must show on it."""
+    shop = Shop(server)
+    set_merchant(server, shop.m.id, checkout_fee_fixed_khr=200)
+    pending = shop.init("SWEEP-1", amount=15000, description="sweep").json()["data"]
+    paid = shop.init("SWEEP-2", amount=8000, redirect_url="").json()["data"]
+    shop.pay(paid["tran_id"], 8200)
+    o, portal = _portal(server, "en")
+    link = o.link_url(return_url=other_origin(f"{server.base_url}/healthz"))
+    base = server.base_url
+    return {
+        "checkout": (pending["payment_link"], {"km": "សរុប", "en": "Total"}),
+        "receipt": (paid["payment_link"], {"km": "បានទទួលការបង់ប្រាក់", "en": "Payment received"}),
+        "not-found": (f"{base}/checkout/NOPE00000000", {"km": "រកមិនឃើញការបង់ប្រាក់", "en": "Payment not found"}),
+        "bank": (f"{base}/sandbox/bank/{shop.bank}/pay/{pending['tran_id']}", {"km": "កម្រៃសេវា", "en": "Fee"}),
+        "link": (link, {"km": "លេខគណនី", "en": "Account number"}),
+        "link-used": (f"{base}/sandbox/bank/link/spent", {"km": "តំណមិនអាចប្រើបាន", "en": "Link unavailable"}),
+        "portal": (portal, {"km": "សមតុល្យទូទាត់", "en": "Settlement balances"}),
+        "portal-gone": (f"{base}/portal/not-a-token", {"km": "Portal មិនអាចប្រើបាន", "en": "Portal unavailable"}),
+        "home": (f"{base}/", {"km": "ប្រអប់សាកល្បង", "en": "Sandbox"}),
+    }
+
+
+def test_every_page_on_a_phone_and_a_desktop_in_both_languages(server, browser):
+    pages = _every_page(server)
+    for name, (url, words) in pages.items():
+        for view, viewport in VIEWPORTS.items():
+            for lang, word in words.items():
+                with opened(browser, viewport) as page:
+                    sep = "&" if "?" in url else "?"
+                    page.goto(f"{url}{sep}lang={lang}")
+                    assert page.locator("html").get_attribute("lang") == lang, (name, view, lang)
+                    assert word in page.locator("main").inner_text(), (name, view, lang, word)
+                    assert page.locator("#lang-switch").is_visible(), (name, view, lang)
+                    fits(page)
+                    shot(page, f"sweep-{name}-{lang}-{view}-{server.name}")
+
+
+def test_problem_pages_speak_both_languages_and_go_back(server, browser):
+    with opened(browser, PHONE) as page:
+        page.goto(server.base_url + "/")
+        page.goto(f"{server.base_url}/checkout/NOPE00000000")  # Khmer: the default
+        assert page.locator("h1").inner_text() == "រកមិនឃើញការបង់ប្រាក់"
+        assert page.locator("#other-lang").inner_text().startswith("Payment not found")
+        back = page.locator("#back")
+        assert back.is_visible() and back.inner_text() == "ត្រឡប់ក្រោយ"
+        back.click()
+        page.wait_for_url(server.base_url + "/")

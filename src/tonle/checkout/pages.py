@@ -100,7 +100,16 @@ def _redirect_after(tran, checkout) -> str:
 
 def not_found(request: Request, lang: str) -> Response:
     t = TEXT[lang]
-    return problem(t["not_found"], t["not_found_text"], 404, lang, request=request, icon="?")
+    o = TEXT["en" if lang == "km" else "km"]
+    return problem(
+        t["not_found"],
+        t["not_found_text"],
+        404,
+        lang,
+        request=request,
+        icon="?",
+        other=(o["not_found"], o["not_found_text"]),
+    )
 
 
 def _summary(t: dict[str, str], tran, checkout) -> str:
@@ -137,6 +146,8 @@ async def _render(request: Request, session: Session, tran_id: str) -> Response:
     if state == "success":
         return await _receipt(request, session, t, lang, tran, checkout, brand, title)
     if state != "pending":
+        other = "en" if lang == "km" else "km"
+        o = TEXT[other]
         back = (
             f'<div class="actions"><a class="btn" id="cancel" href="{e(cancel_href)}">{e(t["back"])}</a></div>'
             if cancel_href
@@ -145,7 +156,9 @@ async def _render(request: Request, session: Session, tran_id: str) -> Response:
         body = (
             f'<section class="card center" id="checkout" data-state="{e(state)}">'
             f'<div class="icon" aria-hidden="true">⌛</div><h1 id="status">{e(t["expired"])}</h1>'
-            f'<p>{e(t["expired_help"])}</p><p class="muted">{e(checkout.identity_code)} · {e(total)}</p>{back}'
+            f'<p>{e(t["expired_help"])}</p><p class="muted small" id="other-lang" lang="{other}">'
+            f"<strong>{e(o['expired'])}</strong><br>{e(o['expired_help'])}</p>"
+            f'<p class="muted">{e(checkout.identity_code)} · {e(total)}</p>{back}'
             "</section>"
         )
         return page(title, body, lang=lang, request=request, brand=brand)

@@ -180,6 +180,9 @@ def brand_html(name: str, logo: str | None = None) -> str:
     return f"{img}<span>{e(name)}</span>"
 
 
+BACK = {"km": "ត្រឡប់ក្រោយ", "en": "Back"}
+
+
 def problem(
     title: str,
     text: str,
@@ -187,23 +190,33 @@ def problem(
     lang: str,
     *,
     request: Request | None = None,
+    other: tuple[str, str] | None = None,
     back: str = "",
     back_label: str = "",
     icon: str = "!",
     sandbox: bool = False,
     reason_id: str = "reason",
 ) -> HTMLResponse:
-    """A page that explains why nothing can be done here, and (when there is one) the way back."""
-    way_back = (
-        f'<div class="actions"><a class="btn primary" id="return" href="{e(back)}">{e(back_label)}</a></div>'
-        if back
-        else ""
-    )
+    """A page that explains why nothing can be done here, in the page's language and (``other``: title and text)
+    in the other one, since whoever opens a broken link may read either; with the way back: ``back`` when there is
+    a place to return to, else the browser's own Back."""
+    if back:
+        way_back = f'<a class="btn primary" id="return" href="{e(back)}">{e(back_label)}</a>'
+    else:  # shown by pages.js only when there is a page to go back to
+        way_back = f'<button class="btn" id="back" type="button" data-back hidden>{e(BACK[lang])}</button>'
+    second = ""
+    if other is not None:
+        other_lang = "en" if lang == "km" else "km"
+        second = (
+            f'<p class="muted small" id="other-lang" lang="{other_lang}"><strong>{e(other[0])}</strong><br>'
+            f"{e(other[1])}</p>"
+        )
     body = (
         f'<section class="card center" id="problem"><div class="icon bad" aria-hidden="true">{e(icon)}</div>'
-        f'<h1>{e(title)}</h1><p id="{reason_id}">{e(text)}</p>{way_back}</section>'
+        f'<h1>{e(title)}</h1><p id="{reason_id}">{e(text)}</p>{second}<div class="actions">{way_back}</div></section>'
     )
-    return page(title, body, status, lang, request=request, brand=brand_html("Tonle"), sandbox=sandbox)
+    scripts = [] if back else ["/static/pages.js"]
+    return page(title, body, status, lang, request=request, brand=brand_html("Tonle"), sandbox=sandbox, scripts=scripts)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -222,6 +235,11 @@ router = APIRouter(tags=["Pages"], include_in_schema=False)
 @router.get("/static/tonle.css")
 async def stylesheet() -> Response:
     return FileResponse(STATIC / "tonle.css", media_type="text/css", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/static/pages.js")
+async def pages_script() -> Response:
+    return FileResponse(STATIC / "pages.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 def landing(request: Request) -> HTMLResponse:

@@ -98,8 +98,17 @@ def _link_problem(request: Request, err: subbillers.LinkPageError, sub: SubBille
     back = ""
     if err.link is not None and sub is not None and err.reason == "expired":
         back = subbillers.return_redirect(err.link, sub, "expired")
+    o = TEXT["en" if lang == "km" else "km"]
     return problem(
-        t["unavailable"], t[err.reason], 410, lang, request=request, back=back, back_label=t["return"], sandbox=True
+        t["unavailable"],
+        t[err.reason],
+        410,
+        lang,
+        request=request,
+        other=(o["unavailable"], o[err.reason]),
+        back=back,
+        back_label=t["return"],
+        sandbox=True,
     )
 
 
@@ -206,7 +215,17 @@ async def bank_pay_page(bank_code: str, tran_id: str, request: Request, session:
     lang = pick_lang(request, found[1].language if found else "km")
     t = TEXT[lang]
     if bank is None or found is None:
-        return problem(t["not_found"], t["not_found_text"], 404, lang, request=request, icon="?", sandbox=True)
+        o = TEXT["en" if lang == "km" else "km"]
+        return problem(
+            t["not_found"],
+            t["not_found_text"],
+            404,
+            lang,
+            request=request,
+            other=(o["not_found"], o["not_found_text"]),
+            icon="?",
+            sandbox=True,
+        )
     tran, co, merchant = found
     state = effective_status(tran)
     cur = tran.currency

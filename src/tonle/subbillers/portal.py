@@ -115,7 +115,15 @@ def _lang(request: Request, claims: dict[str, Any] | None) -> str:
 
 def _gone(request: Request, lang: str) -> Response:
     t = TEXT[lang]
-    return problem(t["expired_title"], f"{t['expired']} {t['expired_help']}", 410, lang, request=request)
+    o = TEXT["en" if lang == "km" else "km"]
+    return problem(
+        t["expired_title"],
+        f"{t['expired']} {t['expired_help']}",
+        410,
+        lang,
+        request=request,
+        other=(o["expired_title"], f"{o['expired']} {o['expired_help']}"),
+    )
 
 
 def _badge(t: dict[str, Any], status: str) -> str:
@@ -196,8 +204,8 @@ async def _render(
     link_rows = [
         [
             e(bank_name(bank)),
-            e(link.account_mask or ""),
-            e(link.currency or link.currency_restriction or ""),
+            e(link.account_mask or "—"),
+            e(link.currency or link.currency_restriction or "—"),
             _badge(t, link.status) + (f' <span class="badge info">{e(t["default"])}</span>' if link.is_default else ""),
         ]
         for link, bank in links
