@@ -57,3 +57,25 @@ def test_the_sdk_room_hears_the_payment(server, transports):
 
     heard = server.run(go())
     assert heard == [{"transactionId": tran_id, "status": "success"}]
+
+
+def test_a_client_guessing_rooms_is_cut_off(server):
+    async def go():
+        sio = socketio.AsyncClient(reconnection=False)
+        await sio.connect(server.base_url, transports=["websocket"], wait_timeout=10)
+        answers = []
+        try:
+            for i in range(4):
+                answers.append(await sio.call("joinRoom", f"KHQR-GUESS{i:07d}", timeout=10))
+            try:
+                await sio.call("joinRoom", "KHQR-GUESS9999999", timeout=5)
+            except Exception:  # the server hangs up on the fifth refusal
+                pass
+            await asyncio.sleep(0.5)
+            return answers, sio.connected
+        finally:
+            if sio.connected:
+                await sio.disconnect()
+
+    answers, still_connected = server.run(go())
+    assert [a["ok"] for a in answers] == [False] * 4 and still_connected is False

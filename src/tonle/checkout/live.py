@@ -24,6 +24,9 @@ from tonle.webhooks.payloads import tran_no
 log = logging.getLogger("tonle.live")
 POLL_SECONDS = 1.0
 ROOM_PREFIX = "KHQR-"
+# A client guessing transaction ids is cut off: each refused join costs a look-up.
+MAX_REFUSED_JOINS = 5
+MAX_ROOMS_PER_CLIENT = 20
 
 
 class Live:
@@ -36,17 +39,30 @@ class Live:
         )
         self.asgi = socketio.ASGIApp(self.sio, socketio_path="socket.io")
         self.watching: dict[str, str] = {}  # room -> tran_id
+        self.refused: dict[str, int] = {}  # sid -> joins refused
         self._task: asyncio.Task[None] | None = None
         self.sio.on("joinRoom", self._join)
         self.sio.on("leaveRoom", self._leave)
+        self.sio.on("disconnect", self._gone)
+
+    async def _refuse(self, sid: str, error: str) -> dict[str, object]:
+        self.refused[sid] = self.refused.get(sid, 0) + 1
+        if self.refused[sid] >= MAX_REFUSED_JOINS:
+            await self.sio.disconnect(sid)
+        return {"ok": False, "error": error}
+
+    async def _gone(self, sid: str, *reason: object) -> None:
+        self.refused.pop(sid, None)
 
     async def _join(self, sid: str, data: object) -> dict[str, object]:
         room = data.get("room") if isinstance(data, dict) else data
         if not isinstance(room, str) or not room.startswith(ROOM_PREFIX) or len(room) > 100:
-            return {"ok": False, "error": "room must be KHQR-<tran_no> or KHQR-<tran_id>"}
+            return await self._refuse(sid, "room must be KHQR-<tran_no> or KHQR-<tran_id>")
+        if len(self.sio.rooms(sid)) > MAX_ROOMS_PER_CLIENT:
+            return await self._refuse(sid, "too many rooms")
         tran_id = self.watching.get(room) or await self._resolve(room.removeprefix(ROOM_PREFIX))
         if tran_id is None:
-            return {"ok": False, "error": "no such transaction"}
+            return await self._refuse(sid, "no such transaction")
         await self.sio.enter_room(sid, room)
         self.watching[room] = tran_id
         if self._task is None or self._task.done():
