@@ -155,7 +155,7 @@ async def _render(request: Request, session: Session, tran_id: str) -> Response:
         )
         body = (
             f'<section class="card center" id="checkout" data-state="{e(state)}">'
-            f'<div class="icon" aria-hidden="true">⌛</div><h1 id="status">{e(t["expired"])}</h1>'
+            f'<div class="icon bad" aria-hidden="true">!</div><h1 id="status">{e(t["expired"])}</h1>'
             f'<p>{e(t["expired_help"])}</p><p class="muted small" id="other-lang" lang="{other}">'
             f"<strong>{e(o['expired'])}</strong><br>{e(o['expired_help'])}</p>"
             f'<p class="muted">{e(checkout.identity_code)} · {e(total)}</p>{back}'
