@@ -57,8 +57,8 @@ def add_sub_biller(server, merchant_id: str, code: str = "SP001", name: str = "S
 
 
 def add_bank(server, code: str, token: str, name: str = "Sandbox Bank") -> None:
+    from tonle.banks.models import Bank
     from tonle.kit.crypto import digest
-    from tonle.sandbox.models import Bank
 
     watch.remember(token)
 

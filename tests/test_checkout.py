@@ -37,7 +37,7 @@ class Shop:
         add_bank(server, self.bank, self.bank_token, name="Sandbox Bank")
 
         async def sandbox_token(session):
-            from tonle.sandbox.models import Bank
+            from tonle.banks.models import Bank
 
             (await session.get(Bank, self.bank)).sandbox_token = self.bank_token
 

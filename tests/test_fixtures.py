@@ -6,10 +6,10 @@ import uuid
 from sqlalchemy import func, select
 
 from helpers import ok
+from tonle.banks.models import Bank
 from tonle.customers.models import Customer, Wallet
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import Merchant
-from tonle.sandbox.models import Bank
 from tonle.subbillers.models import SubBiller
 
 

@@ -31,7 +31,7 @@ class Onboarding:
         add_bank(server, self.offline, "tok-" + uuid.uuid4().hex)
 
         async def down(session):
-            from tonle.sandbox.models import Bank
+            from tonle.banks.models import Bank
 
             (await session.get(Bank, self.offline)).online = False
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse
 
 from tonle import __version__
+from tonle.banks.router import router as bank_router
 from tonle.checkout.live import Live
 from tonle.checkout.pages import router as checkout_pages
 from tonle.checkout.router import router as checkout_router
@@ -30,9 +31,9 @@ from tonle.kit.pages import router as design_router
 from tonle.kit.wirejson import WireJSONResponse
 from tonle.merchants.router import router as merchants_router
 from tonle.payments.router import router as payments_router
-from tonle.sandbox.bank_api import router as bank_router
 from tonle.sandbox.pages import router as pages_router
 from tonle.sdk.router import router as sdk_router
+from tonle.subbillers.bank_api import router as payout_bank_router
 from tonle.subbillers.portal import router as portal_router
 from tonle.subbillers.router import router as subbillers_router
 from tonle.webhooks.notify_router import router as notify_router
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(notify_router)
     app.include_router(bank_router)
+    app.include_router(payout_bank_router)
     app.include_router(pages_router)
     app.include_router(design_router)
     install_openapi(app)

@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from tonle.db import Database
 from tonle.kit.timefmt import clock
-from tonle.payments.models import Transaction
-from tonle.payments.topup import effective_status
+from tonle.transactions.models import Transaction, effective_status
 from tonle.webhooks.payloads import tran_no
 
 log = logging.getLogger("tonle.live")

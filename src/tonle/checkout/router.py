@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from tonle.banks.models import Bank
 from tonle.checkout import service
 from tonle.checkout.models import Checkout
 from tonle.config import Settings
@@ -22,9 +23,7 @@ from tonle.kit.validate import Checker, amount_message
 from tonle.merchants import ratelimit
 from tonle.merchants.auth import CheckoutMerchant
 from tonle.merchants.models import Merchant
-from tonle.payments.models import Transaction
-from tonle.payments.topup import effective_status
-from tonle.sandbox.models import Bank
+from tonle.transactions.models import Transaction, effective_status
 
 router = APIRouter(tags=["Checkout / KHQR"])
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")

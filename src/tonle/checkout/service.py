@@ -13,6 +13,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonle.banks import service as banks
+from tonle.banks.models import Bank
 from tonle.checkout.models import Checkout
 from tonle.config import Settings
 from tonle.khqr import codec
@@ -24,8 +26,8 @@ from tonle.kit.timefmt import clock, dotnet_local, epoch
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
-from tonle.payments.models import Bill, Transaction
-from tonle.sandbox.models import Bank
+from tonle.payments.models import Bill
+from tonle.transactions.models import Transaction, effective_status
 
 INIT_OK = Code("SUCCESS", "Transaction init successful", "បង្កើតប្រតិបត្តិការជោគជ័យ")
 INIT_OK_KHQR = Code("SUCCESS", "Transaction initiation success.", "ប្រតិបត្តិការបង្កើតជោគជ័យ")
@@ -214,8 +216,6 @@ async def extend(
     session: AsyncSession, settings: Settings, tran: Transaction, checkout: Checkout, merchant: Merchant
 ) -> datetime:
     """A still-pending transaction gets another full period; its KHQR is made again with the new expiry."""
-    from tonle.payments.topup import effective_status
-
     if effective_status(tran) != "pending":
         raise TonleError(NOT_PENDING)
     new_expiry = clock.now() + timedelta(seconds=settings.checkout_ttl_seconds)
@@ -319,3 +319,39 @@ def back_to_merchant(url: str, code: str, message: str, data: dict[str, Any]) ->
     parts = urlsplit(url)
     query = f"{parts.query}&{params}" if parts.query else params
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+# ---------------------------------------------------------------- paid through a bank
+
+
+async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcement:
+    checkout = await session.get(Checkout, tran.id)
+    assert checkout is not None
+    return banks.Announcement(
+        "payment.success",
+        checkout.channel,
+        checkout.purpose,
+        checkout.identity_code,
+        customers=json.loads(checkout.customers or "[]") or None,
+        device_code=checkout.device_code,
+    )
+
+
+async def _on_inquiry(session: AsyncSession, tran: Transaction, channel: str | None) -> None:
+    """The channel the payment comes by: KHQR when the bank named it by the scanned code's MD5."""
+    await session.execute(
+        update(Checkout).where(Checkout.tran_id == tran.id).values(channel=channel or "Deeplink/Checkout")
+    )
+
+
+async def _by_scanned_code(session: AsyncSession, identity: str) -> tuple[str, str] | None:
+    if len(identity) == 32 and all(ch in "0123456789abcdefABCDEF" for ch in identity):
+        found = await by_md5(session, identity)
+        if found is not None:
+            return found.id, "KHQR"
+    return None
+
+
+banks.register(
+    banks.PayableKind("checkout", credit=credit, announce=_announce, on_inquiry=_on_inquiry), alias=_by_scanned_code
+)

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.customers.models import Customer, Wallet
 from tonle.ledger.models import Account, Entry, Posting
-from tonle.payments.models import Bill, BillDetail, Transaction
+from tonle.payments.models import Bill, BillDetail
 from tonle.subbillers.models import SubBiller
+from tonle.transactions.models import Transaction
 
 # Built once (see customers.repository): the settle path runs them on every payment.
 _BILL_BY_REF = select(Bill).where(Bill.merchant_id == bindparam("m"), Bill.ref_id == bindparam("ref"))

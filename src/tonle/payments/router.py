@@ -15,8 +15,9 @@ from tonle.kit.timefmt import DOTNET_ZERO, dotnet, dotnet_local, local_to_utc, p
 from tonle.kit.validate import Checker
 from tonle.merchants.auth import CurrentMerchant
 from tonle.payments import repository as repo
-from tonle.payments import schemas, service, topup
-from tonle.payments.models import Bill, BillDetail, Transaction
+from tonle.payments import schemas, service
+from tonle.payments.models import Bill, BillDetail
+from tonle.transactions.models import Transaction, effective_status
 
 router = APIRouter(tags=["Payments"])
 MAX_PAGE_SIZE = 100
@@ -274,7 +275,7 @@ def transaction_out(
         "currency": cur,
         "tran_date": dotnet_local(tran.tran_date),
         "expire_date": dotnet_local(tran.expire_date),
-        "status": topup.effective_status(tran),
+        "status": effective_status(tran),
         "customer_name": customer_name,
         "customer_name_kh": customer_name_kh or "",
         "bank_id": tran.bank_code,

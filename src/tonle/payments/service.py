@@ -23,9 +23,10 @@ from tonle.ledger.models import Account, Posting
 from tonle.merchants.models import Merchant
 from tonle.payments import hashing
 from tonle.payments import repository as repo
-from tonle.payments.models import Bill, BillDetail, Transaction
+from tonle.payments.models import Bill, BillDetail
 from tonle.payments.schemas import SettleInput
 from tonle.subbillers import service as subbillers
+from tonle.transactions.models import Transaction
 
 # What settle-payment business errors carry in `data` [OBS].
 NO_BILL = {"bill": None, "payment": None}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonle.banks.models import Bank
 from tonle.customers import repository as customer_repo
 from tonle.customers import service as customer_service
 from tonle.customers.models import Customer, Wallet
@@ -32,7 +33,6 @@ from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants import service as merchant_service
 from tonle.merchants.models import Merchant
-from tonle.sandbox.models import Bank
 from tonle.subbillers.models import SubBiller
 from tonle.subbillers.service import new_number
 from tonle.webhooks.signing import is_valid_secret

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from tonle.banks.models import Bank
 from tonle.idempotency.service import idempotent
 from tonle.kit import codes, envelope
 from tonle.kit.errors import TonleError
@@ -17,7 +18,6 @@ from tonle.kit.money import CURRENCIES
 from tonle.kit.timefmt import clock, dotnet_local, epoch
 from tonle.kit.validate import Checker
 from tonle.merchants.auth import CurrentMerchant
-from tonle.sandbox.models import Bank
 from tonle.subbillers import service
 from tonle.subbillers.models import SettlementLink, SubBiller
 

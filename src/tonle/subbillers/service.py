@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonle.banks.models import Bank
 from tonle.config import Settings
 from tonle.db import new_id
 from tonle.kit import codes, crypto
@@ -21,7 +22,6 @@ from tonle.kit.timefmt import clock
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
-from tonle.sandbox.models import Bank
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.webhooks import outbox
 

@@ -9,7 +9,8 @@ from tonle.db import Base, created_at
 
 
 class Bank(Base):
-    """A bank of the sandbox. Banks are shared by all merchants; ``api_token`` is the bank-side API's header."""
+    """A bank that pays and debits (a sandbox bank, or a real one behind a connector). Banks are shared by all
+    merchants; ``api_token`` is the bank-side API's header."""
 
     __tablename__ = "banks"
 

@@ -1,48 +1,26 @@
 """The bank-facing API: what a bank (the sandbox's simulated banks, or a real connector) calls to pay a
-transaction. ``token: <bank API token>`` authenticates the bank; transactions are addressed by their id."""
+transaction, inquiry then confirm (and their older versions). ``token: <bank API token>`` authenticates the bank;
+transactions are addressed by their id."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
+from tonle.banks import service as banks
+from tonle.banks.auth import CurrentBank
 from tonle.customers.models import Customer
-from tonle.kit import codes, crypto, envelope
-from tonle.kit.errors import AuthError, TonleError
+from tonle.kit import codes, envelope
 from tonle.kit.http import Body, CompatDep, Session, body_schema
 from tonle.kit.money import to_major
 from tonle.kit.timefmt import dotnet_local
 from tonle.kit.validate import Checker, required_string
-from tonle.merchants import ratelimit
 from tonle.merchants.models import Merchant
-from tonle.payments import topup
-from tonle.payments.models import Transaction
-from tonle.sandbox.models import Bank
-from tonle.subbillers import service as subbillers
-from tonle.subbillers.models import Payout, SettlementLink
+from tonle.transactions.models import Transaction
 
 router = APIRouter(tags=["Bank API"])
-
-
-async def current_bank(request: Request, session: Session) -> Bank:
-    await ratelimit.refuse_if_blocked(request, "bank")
-    token = request.headers.get("token", "").strip()
-    bank = None
-    if token:
-        bank = (
-            await session.execute(select(Bank).where(Bank.api_token_digest == crypto.digest(token)))
-        ).scalar_one_or_none()
-    if bank is None:
-        await ratelimit.count_failure(request, session, "bank")
-        raise AuthError("Invalid bank token" if token else "Missing bank token header")
-    return bank
-
-
-CurrentBank = Annotated[Bank, Depends(current_bank)]
 
 
 class InquiryRequest(BaseModel):
@@ -80,7 +58,7 @@ async def _parties(session: Session, tran: Transaction) -> tuple[Merchant | None
 )
 @router.post("/payment/v4/inquiry", include_in_schema=False)
 async def inquiry(bank: CurrentBank, session: Session, body: Body, compat: CompatDep):
-    tran, token = await topup.inquire(session, bank, required_string(body, "identity_code", max_len=100))
+    tran, token = await banks.inquire(session, bank, required_string(body, "identity_code", max_len=100))
     merchant, customer = await _parties(session, tran)
     fee_channel = body.get("fee_channel") if isinstance(body.get("fee_channel"), str) else "MERCHANT"
     cur = tran.currency
@@ -134,7 +112,7 @@ async def confirm(bank: CurrentBank, session: Session, body: Body, compat: Compa
         c.fail(("Please provide [total_amount].", "សូមផ្តល់ [total_amount]។"))
     c.done()
     assert tran_id and token and bank_ref and currency
-    tran, repeat = await topup.confirm(
+    tran, repeat = await banks.confirm(
         session,
         bank,
         tran_id=tran_id,
@@ -156,40 +134,3 @@ async def confirm(bank: CurrentBank, session: Session, body: Body, compat: Compa
         "paid_at": dotnet_local(tran.paid_at),
     }
     return envelope.product(codes.BANK_ALREADY_CONFIRMED if repeat else codes.BANK_CONFIRMED, data, compat)
-
-
-class PayoutResultRequest(BaseModel):
-    payout_id: str
-    status: str = Field(description="paid or failed")
-    bank_ref: str | None = None
-    reason: str | None = Field(default=None, description="why it failed")
-
-
-@router.post(
-    "/payment/v3/payout/result",
-    summary="Bank payout result: the bank reports a payout to a linked account as paid or failed, once",
-    openapi_extra=body_schema(PayoutResultRequest),
-)
-async def payout_result(bank: CurrentBank, session: Session, body: Body, compat: CompatDep):
-    c = Checker(body)
-    payout_id = c.string("payout_id", required=True, max_len=36)
-    status = c.string("status", required=True, max_len=10)
-    bank_ref = c.string("bank_ref", max_len=100) or ""
-    reason = c.string("reason", max_len=255) or ""
-    if status is not None and status not in ("paid", "failed"):
-        c.fail(("[status] must be paid or failed.", "[status] ត្រូវតែជា paid ឬ failed។"))
-    c.done()
-    assert payout_id and status
-    payout = await session.get(Payout, payout_id)
-    link = await session.get(SettlementLink, payout.link_id) if payout else None
-    if payout is None or link is None or link.bank_code != bank.code:
-        raise TonleError(codes.PAYOUT_NOT_FOUND)  # a bank only sees the payouts sent to it
-    payout = await subbillers.complete_payout(session, payout, paid=status == "paid", bank_ref=bank_ref, reason=reason)
-    data = {
-        "payout_id": payout.id,
-        "status": payout.status,
-        "amount": to_major(payout.amount, payout.currency),
-        "currency": payout.currency,
-        "bank_ref": payout.bank_ref,
-    }
-    return envelope.product(codes.BANK_SUCCESS, data, compat)

@@ -1,0 +1,54 @@
+"""The bank's side of a payout: the bank reports a payout to a linked account as paid or failed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from tonle.banks.auth import CurrentBank
+from tonle.kit import codes, envelope
+from tonle.kit.errors import TonleError
+from tonle.kit.http import Body, CompatDep, Session, body_schema
+from tonle.kit.money import to_major
+from tonle.kit.validate import Checker
+from tonle.subbillers import service as subbillers
+from tonle.subbillers.models import Payout, SettlementLink
+
+router = APIRouter(tags=["Bank API"])
+
+
+class PayoutResultRequest(BaseModel):
+    payout_id: str
+    status: str = Field(description="paid or failed")
+    bank_ref: str | None = None
+    reason: str | None = Field(default=None, description="why it failed")
+
+
+@router.post(
+    "/payment/v3/payout/result",
+    summary="Bank payout result: the bank reports a payout to a linked account as paid or failed, once",
+    openapi_extra=body_schema(PayoutResultRequest),
+)
+async def payout_result(bank: CurrentBank, session: Session, body: Body, compat: CompatDep):
+    c = Checker(body)
+    payout_id = c.string("payout_id", required=True, max_len=36)
+    status = c.string("status", required=True, max_len=10)
+    bank_ref = c.string("bank_ref", max_len=100) or ""
+    reason = c.string("reason", max_len=255) or ""
+    if status is not None and status not in ("paid", "failed"):
+        c.fail(("[status] must be paid or failed.", "[status] ត្រូវតែជា paid ឬ failed។"))
+    c.done()
+    assert payout_id and status
+    payout = await session.get(Payout, payout_id)
+    link = await session.get(SettlementLink, payout.link_id) if payout else None
+    if payout is None or link is None or link.bank_code != bank.code:
+        raise TonleError(codes.PAYOUT_NOT_FOUND)  # a bank only sees the payouts sent to it
+    payout = await subbillers.complete_payout(session, payout, paid=status == "paid", bank_ref=bank_ref, reason=reason)
+    data = {
+        "payout_id": payout.id,
+        "status": payout.status,
+        "amount": to_major(payout.amount, payout.currency),
+        "currency": payout.currency,
+        "bank_ref": payout.bank_ref,
+    }
+    return envelope.product(codes.BANK_SUCCESS, data, compat)
