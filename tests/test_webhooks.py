@@ -236,8 +236,8 @@ def test_secret_rotation_signs_with_both_during_the_overlap(hook_server, receive
 
 
 def test_verify_recipe():
-    from tonle.webhooks.signing import headers as sign_headers
-    from tonle.webhooks.signing import new_secret
+    from tonle.kit.signing import headers as sign_headers
+    from tonle.kit.signing import new_secret
 
     secret = new_secret()
     body = b'{"tran_id":"x"}'

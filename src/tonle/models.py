@@ -1,13 +1,13 @@
 """Every table, imported once so that Alembic and ``Base.metadata`` see the whole schema."""
 
 from tonle.banks.models import Bank
+from tonle.bills.models import Bill, BillDetail
 from tonle.checkout.models import Checkout
 from tonle.customers.models import Customer, Wallet
 from tonle.db import Base
 from tonle.idempotency.models import IdempotencyKey
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
-from tonle.payments.models import Bill, BillDetail
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.transactions.models import Transaction
 from tonle.webhooks.models import Notification, NotificationDelivery, OutboxEvent, WebhookAttempt

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from tonle.banks.models import Bank
+from tonle.bills.models import Bill
 from tonle.checkout import service
 from tonle.checkout.router import bank_links
 from tonle.kit.http import Session
 from tonle.kit.pages import SECURITY_HEADERS, brand_html, e, money, page, pick_lang, problem, when
 from tonle.kit.timefmt import epoch
-from tonle.payments.models import Bill
 from tonle.transactions.models import effective_status
 
 router = APIRouter(tags=["Pages"], include_in_schema=False)

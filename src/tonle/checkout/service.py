@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.banks import service as banks
 from tonle.banks.models import Bank
+from tonle.bills.models import Bill
 from tonle.checkout.models import Checkout
 from tonle.config import Settings
 from tonle.khqr import codec
@@ -26,7 +27,6 @@ from tonle.kit.timefmt import clock, dotnet_local, epoch
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
-from tonle.payments.models import Bill
 from tonle.transactions.models import Transaction, effective_status
 
 INIT_OK = Code("SUCCESS", "Transaction init successful", "បង្កើតប្រតិបត្តិការជោគជ័យ")

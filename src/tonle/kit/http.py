@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -11,10 +12,22 @@ from pydantic import BaseModel, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Compat, Settings
-from tonle.db import request_session
 from tonle.kit import wirejson
 from tonle.kit.codes import INVALID_JSON
 from tonle.kit.errors import TonleError
+
+
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request, committed once when the handler returns, rolled back when it raises."""
+    db = request.app.state.db  # tonle.db.Database, made by the app at startup
+    async with db.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
 
 # Committed before the response is sent ("function" scope), so a client never reads ahead of its own write.
 Session = Annotated[AsyncSession, Depends(request_session, scope="function")]

@@ -16,9 +16,9 @@ from tonle.config import Settings
 from tonle.db import new_id
 from tonle.kit import crypto
 from tonle.kit.errors import AuthError
+from tonle.kit.signing import new_secret
 from tonle.kit.timefmt import clock, epoch
 from tonle.merchants.models import Merchant, RefreshToken
-from tonle.webhooks.signing import new_secret
 
 JWT_ALG = "HS256"
 AUDIENCE = "tonle-merchant-api"

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonle.bills.models import Bill, BillDetail
 from tonle.customers.models import Customer, Wallet
 from tonle.ledger.models import Account, Entry, Posting
-from tonle.payments.models import Bill, BillDetail
 from tonle.subbillers.models import SubBiller
 from tonle.transactions.models import Transaction
 

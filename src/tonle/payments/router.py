@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from tonle.bills.models import Bill, BillDetail
 from tonle.customers import repository as customers
 from tonle.customers.router import wallet_balance_out
 from tonle.idempotency.service import idempotent
@@ -16,7 +17,6 @@ from tonle.kit.validate import Checker
 from tonle.merchants.auth import CurrentMerchant
 from tonle.payments import repository as repo
 from tonle.payments import schemas, service
-from tonle.payments.models import Bill, BillDetail
 from tonle.transactions.models import Transaction, effective_status
 
 router = APIRouter(tags=["Payments"])

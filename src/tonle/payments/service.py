@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonle.bills.models import Bill, BillDetail
 from tonle.config import Compat
 from tonle.customers import repository as customers
 from tonle.customers.models import Customer, Wallet
@@ -23,7 +24,6 @@ from tonle.ledger.models import Account, Posting
 from tonle.merchants.models import Merchant
 from tonle.payments import hashing
 from tonle.payments import repository as repo
-from tonle.payments.models import Bill, BillDetail
 from tonle.payments.schemas import SettleInput
 from tonle.subbillers import service as subbillers
 from tonle.transactions.models import Transaction

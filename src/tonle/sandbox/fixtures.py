@@ -27,6 +27,7 @@ from tonle.customers.models import Customer, Wallet
 from tonle.customers.schemas import CustomerInput, NewWallet
 from tonle.kit import crypto, wirejson
 from tonle.kit.money import AmountError, to_minor
+from tonle.kit.signing import is_valid_secret
 from tonle.kit.timefmt import clock
 from tonle.kit.validate import EMAIL_RE
 from tonle.ledger import service as ledger
@@ -35,7 +36,6 @@ from tonle.merchants import service as merchant_service
 from tonle.merchants.models import Merchant
 from tonle.subbillers.models import SubBiller
 from tonle.subbillers.service import new_number
-from tonle.webhooks.signing import is_valid_secret
 
 
 class FixtureError(ValueError):

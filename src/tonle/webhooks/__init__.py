@@ -1,5 +1,5 @@
 """Webhooks: the outbox, the delivery worker, signatures. ``tonle.webhooks.verify`` checks a delivery."""
 
-from tonle.webhooks.signing import WebhookVerificationError, verify
+from tonle.kit.signing import WebhookVerificationError, verify
 
 __all__ = ["WebhookVerificationError", "verify"]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tonle.webhooks.signing import WebhookVerificationError, verify
+from tonle.kit.signing import WebhookVerificationError, verify
 
 ACK = b'{"status":"Success","message":"SUCCESS"}'
 

@@ -10,9 +10,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Settings
+from tonle.kit import signing
 from tonle.kit.timefmt import clock
 from tonle.merchants.models import Merchant
-from tonle.webhooks import signing
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
 
 

@@ -1,3 +1,6 @@
+"""The bills Tonle holds for a biller: pushed by settle payment today, by Hosted imports and Supplier pushes next.
+Below the products that write and pay them (payments, checkout) and the pages that list them (the portal)."""
+
 from __future__ import annotations
 
 from datetime import datetime

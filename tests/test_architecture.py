@@ -1,0 +1,129 @@
+"""The import rules of the house (docs/architecture.md), checked on the code's own imports: every ``import`` and
+``from ... import`` in src/tonle, at module level or inside a function, read with ``ast`` (nothing is run).
+
+- no cycle between tonle's packages;
+- only the composition root (app.py, cli.py, models.py) imports the sandbox;
+- kit imports no domain, and neither do the records below the products (transactions, bills);
+- the ledger imports no product.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "tonle"
+ROOT_MODULES = {"app", "cli", "models"}  # the composition root: wires every package together
+INFRA = {"config", "db", "migrate", "kit"}  # below every domain
+DOMAINS = {
+    "merchants",
+    "customers",
+    "ledger",
+    "transactions",
+    "bills",
+    "banks",
+    "payments",
+    "checkout",
+    "khqr",
+    "subbillers",
+    "sdk",
+    "webhooks",
+    "idempotency",
+    "sandbox",
+}
+PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "sandbox"}
+
+
+def _unit(path: Path) -> str:
+    """The package (or top-level module) a file belongs to: ``checkout``, ``db``, ``app``..."""
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    package = ".".join(("tonle", *path.relative_to(SRC).parent.parts))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                names = [f"{base}.{node.module}" if node.module else base]
+            else:
+                names = [node.module or ""]
+            # ``from tonle import x`` names a subpackage
+            names += [f"{names[0]}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "tonle" and len(parts) > 1 and (SRC / parts[1]).exists() | (SRC / f"{parts[1]}.py").exists():
+                found.add(parts[1])
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = defaultdict(set)
+    for path in SRC.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        unit = _unit(path)
+        edges[unit] |= {u for u in _imports(path) if u != unit}
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    found, stack, seen = [], [], set()
+
+    def visit(node: str) -> None:
+        if node in stack:
+            cycle = stack[stack.index(node) :]
+            if sorted(cycle) not in [sorted(c) for c in found]:
+                found.append([*cycle, node])
+            return
+        if node in seen:
+            return
+        seen.add(node)
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            visit(nxt)
+        stack.pop()
+
+    for node in sorted(edges):
+        visit(node)
+    return found
+
+
+def test_the_graph_is_read():
+    edges = graph()
+    # A known arrow of each kind: module level, and a function-level import.
+    assert "ledger" in edges["payments"] and "banks" in edges["checkout"]
+    assert "sandbox" in edges["cli"]
+
+
+def test_no_cycle_between_packages():
+    assert _cycles(graph()) == []
+
+
+def test_only_the_composition_root_imports_the_sandbox():
+    importers = sorted(u for u, deps in graph().items() if "sandbox" in deps and u not in ROOT_MODULES)
+    assert importers == []
+
+
+def test_kit_and_the_records_import_no_domain():
+    edges = graph()
+    for low in ("kit", "transactions", "bills"):
+        assert sorted(edges[low] & DOMAINS) == [], low
+
+
+def test_the_ledger_imports_no_product():
+    assert sorted(graph()["ledger"] & (PRODUCTS | {"webhooks"})) == []
+
+
+def test_every_package_is_placed():
+    """A new package must be named above (domain, product, infrastructure), so that the rules cover it."""
+    units = {_unit(p) for p in SRC.rglob("*.py") if "migrations" not in p.parts}
+    assert sorted(units - DOMAINS - INFRA - ROOT_MODULES - {"__init__"}) == []
