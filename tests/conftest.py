@@ -34,7 +34,7 @@ import watch
 from tonle.app import create_app
 from tonle.config import Compat, Settings
 from tonle.db import Database
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.merchants.service import Credentials, create_merchant
 from tonle.migrate import upgrade
 

@@ -3,7 +3,8 @@
 
 - no cycle between tonle's packages;
 - only the composition root (app.py, cli.py, models.py) imports the sandbox;
-- kit imports no domain, and neither do the records below the products (transactions, bills);
+- kit imports nothing of tonle but config, the wire edge only kit and config; the records below the products
+  (transactions, bills) import no domain;
 - the ledger imports no product.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "tonle"
 ROOT_MODULES = {"app", "cli", "models"}  # the composition root: wires every package together
-INFRA = {"config", "db", "migrate", "kit"}  # below every domain
+INFRA = {"config", "db", "migrate", "kit", "wire"}  # below every domain
 DOMAINS = {
     "merchants",
     "customers",
@@ -113,9 +114,11 @@ def test_only_the_composition_root_imports_the_sandbox():
     assert importers == []
 
 
-def test_kit_and_the_records_import_no_domain():
+def test_kit_the_wire_edge_and_the_records_import_no_domain():
     edges = graph()
-    for low in ("kit", "transactions", "bills"):
+    assert sorted(edges["kit"] - {"config"}) == []
+    assert sorted(edges["wire"] - {"kit", "config"}) == []
+    for low in ("transactions", "bills"):
         assert sorted(edges[low] & DOMAINS) == [], low
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from sqlalchemy import select
 
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.merchants.models import Merchant as MerchantRow
 from tonle.merchants.models import RefreshToken
 

@@ -12,7 +12,7 @@ from browsing import DESKTOP, PHONE, VIEWPORTS, fits, opened, other_origin, shot
 from helpers import ok, set_merchant
 from test_checkout import Shop
 from test_subbillers import Onboarding
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 
 KM = {
     "amount": "ចំនួនទឹកប្រាក់",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from helpers import add_bank, ok, set_merchant
 from tonle.khqr.codec import decode, md5
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.ledger.models import Account
 from tonle.webhooks.models import OutboxEvent
 
@@ -145,7 +145,7 @@ def test_khqr_flavour_with_camel_case_keys(server):
         "cancelUrl": "https://example.com/cancel",
         "redirectUrl": "https://example.com/ok",
     }
-    from tonle.kit.wirejson import dumps
+    from tonle.wire.wirejson import dumps
 
     with server.client() as cl:
         r = cl.post("/transaction/v2/init", content=dumps(body), headers={"token": shop.m.creds.merchant_token}).json()
@@ -184,7 +184,7 @@ def test_khqr_flavour_with_camel_case_keys(server):
     ],
 )
 def test_init_validation(server, over, message):
-    from tonle.kit.wirejson import dumps
+    from tonle.wire.wirejson import dumps
 
     shop = Shop(server)
     body = {"identity_code": "V1", "currency": "KHR", "amount": 10000, "customers": [{**LINE}], **over}

@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 from helpers import add_bank, add_sub_biller, fund_wallets
 from procs import ServeProc
 from tonle.app import create_app
-from tonle.kit.timefmt import parse_wire_date
 from tonle.payments import hashing
+from tonle.wire.dates import parse_wire_date
 
 OK = {"SUCCESS", "000"}  # the customer family answers SUCCESS, the payment family 000
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

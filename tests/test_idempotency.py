@@ -8,7 +8,7 @@ from sqlalchemy import select
 from helpers import ok
 from test_settle import Shop
 from tonle.idempotency.models import IdempotencyKey
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 
 
 def test_same_key_same_body_replays_the_first_answer(server):
@@ -59,7 +59,7 @@ def test_in_progress_then_taken_over_after_the_lease(server):
     shop = Shop(server)
     body = shop.body(ref="I6")
     from tonle.idempotency.service import fingerprint
-    from tonle.kit.wirejson import dumps
+    from tonle.wire.wirejson import dumps
 
     fp = fingerprint("POST", "/bill_payment/push_bill_with_payment", dumps(body).encode())
     now = clock.now()
@@ -108,7 +108,7 @@ def test_concurrent_requests_with_one_key_have_one_effect(pg_server):
     body = shop.body(ref="CK", total=900)
 
     def one(_):
-        from tonle.kit.wirejson import dumps
+        from tonle.wire.wirejson import dumps
 
         with pg_server.client() as cl:
             r = cl.post(

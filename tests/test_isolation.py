@@ -227,7 +227,7 @@ def request_for(world: World, b_key: str, path: str, op: dict, body_schema: dict
             k: v for k, v in body.items() if k not in ("hash", "date", "due_date", "currency", "total_amount")
         }
     if "encrypted" in props:
-        from tonle.kit import sdkcrypto
+        from tonle.wire import sdkcrypto
 
         # B's SDK secret, A's wallet: the top-up must not find it.
         body = {"encrypted": sdkcrypto.encrypt(world.b_sdk_secret, {"id": world.wallet_id, "amount": 1000})}

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from tonle.kit import wirejson
 from tonle.kit.money import AmountError, display, to_major, to_minor
+from tonle.wire import wirejson
 
 
 @pytest.mark.parametrize(

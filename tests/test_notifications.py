@@ -8,7 +8,7 @@ from aiosmtpd.controller import Controller
 
 from receiver import Receiver, free_port, wait_until
 from tonle.config import Compat
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 
 
 class Inbox:

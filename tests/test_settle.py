@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from helpers import add_sub_biller, fund_wallets, ok, set_merchant
-from tonle.kit.timefmt import parse_wire_date
-from tonle.kit.wirejson import dumps
 from tonle.payments.hashing import amount_text, bill_message, sign
+from tonle.wire.dates import parse_wire_date
+from tonle.wire.wirejson import dumps
 
 NO_BILL = {"bill": None, "payment": None}
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from helpers import add_bank, ok, set_merchant
 from test_settle import Shop
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.webhooks.models import OutboxEvent
 
 RETURN = "https://merchant.example/return?session=42"

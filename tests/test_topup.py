@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from helpers import add_bank, add_sub_biller, ok
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 
 
 # An implementation of the SDK scheme written from the spec, independent of Tonle's.

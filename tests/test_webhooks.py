@@ -16,7 +16,7 @@ from helpers import ok
 from receiver import Receiver, free_port, wait_until
 from test_topup import Setup
 from tonle.config import Compat
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.merchants.models import Merchant
 from tonle.webhooks import WebhookVerificationError, verify
 from tonle.webhooks.outbox import emit

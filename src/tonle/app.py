@@ -22,13 +22,6 @@ from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
 from tonle.db import Database, database_unavailable, is_sqlite
-from tonle.kit import codes, envelope
-from tonle.kit.edge import BodyTimeout, BodyTooLarge, EdgeMiddleware
-from tonle.kit.errors import AuthError, TonleError
-from tonle.kit.http import install_openapi
-from tonle.kit.pages import SWAGGER_UI_STATIC, landing
-from tonle.kit.pages import router as design_router
-from tonle.kit.wirejson import WireJSONResponse
 from tonle.merchants.router import router as merchants_router
 from tonle.payments.router import router as payments_router
 from tonle.sandbox.pages import router as pages_router
@@ -38,6 +31,13 @@ from tonle.subbillers.portal import router as portal_router
 from tonle.subbillers.router import router as subbillers_router
 from tonle.webhooks.notify_router import router as notify_router
 from tonle.webhooks.router import router as webhooks_router
+from tonle.wire import codes, envelope
+from tonle.wire.edge import BodyTimeout, BodyTooLarge, EdgeMiddleware
+from tonle.wire.errors import AuthError, TonleError
+from tonle.wire.http import install_openapi
+from tonle.wire.pages import SWAGGER_UI_STATIC, landing
+from tonle.wire.pages import router as design_router
+from tonle.wire.wirejson import WireJSONResponse
 
 log = logging.getLogger("tonle")
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from tonle.banks.models import Bank
 from tonle.kit import crypto
-from tonle.kit.errors import AuthError
-from tonle.kit.http import Session
 from tonle.merchants import ratelimit
+from tonle.wire.errors import AuthError
+from tonle.wire.http import Session
 
 
 async def current_bank(request: Request, session: Session) -> Bank:

@@ -12,13 +12,13 @@ from pydantic import BaseModel, Field
 from tonle.banks import service as banks
 from tonle.banks.auth import CurrentBank
 from tonle.customers.models import Customer
-from tonle.kit import codes, envelope
-from tonle.kit.http import Body, CompatDep, Session, body_schema
 from tonle.kit.money import to_major
-from tonle.kit.timefmt import dotnet_local
-from tonle.kit.validate import Checker, required_string
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
+from tonle.wire import codes, envelope
+from tonle.wire.dates import dotnet_local
+from tonle.wire.http import Body, CompatDep, Session, body_schema
+from tonle.wire.validate import Checker, required_string
 
 router = APIRouter(tags=["Bank API"])
 

@@ -17,15 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.banks.models import Bank
 from tonle.customers.models import Customer
-from tonle.kit import codes, crypto
-from tonle.kit.errors import TonleError
+from tonle.kit import crypto
+from tonle.kit.clock import clock
 from tonle.kit.money import AmountError, to_minor
-from tonle.kit.timefmt import clock
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction, effective_status
 from tonle.webhooks import outbox, payloads
+from tonle.wire import codes
+from tonle.wire.errors import TonleError
 
 
 @dataclass(frozen=True)

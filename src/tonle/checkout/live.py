@@ -16,7 +16,7 @@ import socketio
 from sqlalchemy import select
 
 from tonle.db import Database
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.transactions.models import Transaction, effective_status
 from tonle.webhooks.payloads import tran_no
 

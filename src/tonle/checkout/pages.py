@@ -17,10 +17,10 @@ from tonle.banks.models import Bank
 from tonle.bills.models import Bill
 from tonle.checkout import service
 from tonle.checkout.router import bank_links
-from tonle.kit.http import Session
-from tonle.kit.pages import SECURITY_HEADERS, brand_html, e, money, page, pick_lang, problem, when
-from tonle.kit.timefmt import epoch
+from tonle.kit.clock import epoch
 from tonle.transactions.models import effective_status
+from tonle.wire.http import Session
+from tonle.wire.pages import SECURITY_HEADERS, brand_html, e, money, page, pick_lang, problem, when
 
 router = APIRouter(tags=["Pages"], include_in_schema=False)
 STATIC = Path(__file__).parent / "static"

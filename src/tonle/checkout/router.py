@@ -14,16 +14,16 @@ from tonle.banks.models import Bank
 from tonle.checkout import service
 from tonle.checkout.models import Checkout
 from tonle.config import Settings
-from tonle.kit import envelope
-from tonle.kit.errors import TonleError
-from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.kit.money import CURRENCIES, AmountError, display, to_major, to_minor
-from tonle.kit.timefmt import dotnet_local
-from tonle.kit.validate import Checker, amount_message
 from tonle.merchants import ratelimit
 from tonle.merchants.auth import CheckoutMerchant
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction, effective_status
+from tonle.wire import envelope
+from tonle.wire.dates import dotnet_local
+from tonle.wire.errors import TonleError
+from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.wire.validate import Checker, amount_message
 
 router = APIRouter(tags=["Checkout / KHQR"])
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")

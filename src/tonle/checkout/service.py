@@ -19,15 +19,16 @@ from tonle.bills.models import Bill
 from tonle.checkout.models import Checkout
 from tonle.config import Settings
 from tonle.khqr import codec
-from tonle.kit import codes
-from tonle.kit.codes import Code
-from tonle.kit.errors import TonleError
+from tonle.kit.clock import clock, epoch
 from tonle.kit.money import to_major
-from tonle.kit.timefmt import clock, dotnet_local, epoch
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction, effective_status
+from tonle.wire import codes
+from tonle.wire.codes import Code
+from tonle.wire.dates import dotnet_local
+from tonle.wire.errors import TonleError
 
 INIT_OK = Code("SUCCESS", "Transaction init successful", "បង្កើតប្រតិបត្តិការជោគជ័យ")
 INIT_OK_KHQR = Code("SUCCESS", "Transaction initiation success.", "ប្រតិបត្តិការបង្កើតជោគជ័យ")
@@ -313,7 +314,7 @@ def outcome_data(tran: Transaction, checkout: Checkout) -> dict[str, Any]:
 
 
 def back_to_merchant(url: str, code: str, message: str, data: dict[str, Any]) -> str:
-    from tonle.kit import wirejson
+    from tonle.wire import wirejson
 
     params = urlencode({"code": code, "message": message, "data": wirejson.dumps(data)})
     parts = urlsplit(url)

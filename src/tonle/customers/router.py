@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonle.customers import repository as repo
 from tonle.customers import schemas, service
 from tonle.customers.models import Customer, Wallet
-from tonle.kit import codes, envelope
-from tonle.kit.errors import TonleError
-from tonle.kit.http import Body, CompatDep, Session, body_schema
 from tonle.kit.money import to_major
 from tonle.merchants.auth import CurrentMerchant
+from tonle.wire import codes, envelope
+from tonle.wire.errors import TonleError
+from tonle.wire.http import Body, CompatDep, Session, body_schema
 
 router = APIRouter(tags=["Customers"])
 

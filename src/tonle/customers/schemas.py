@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tonle.kit.http import WireAmount
 from tonle.kit.money import CURRENCIES
-from tonle.kit.validate import EMAIL_RE, Checker, provide, wrong_type
+from tonle.wire.http import WireAmount
+from tonle.wire.validate import EMAIL_RE, Checker, provide, wrong_type
 
 # Documented constraints (the parsers below enforce them, with Bill24's texts): a required string is not blank.
 NOT_BLANK = r"\S"

@@ -13,12 +13,12 @@ from tonle.customers import repository as repo
 from tonle.customers.models import Customer, Wallet
 from tonle.customers.schemas import CustomerInput, NewWallet
 from tonle.db import new_id
-from tonle.kit import codes
-from tonle.kit.errors import TonleError
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
+from tonle.wire import codes
+from tonle.wire.errors import TonleError
 
 MAX_WALLETS = 2
 

@@ -22,10 +22,10 @@ from starlette.responses import Response
 
 from tonle.db import Database
 from tonle.idempotency.models import IdempotencyKey
-from tonle.kit import codes, envelope
-from tonle.kit.errors import TonleError
+from tonle.kit.clock import clock
 from tonle.kit.sql import insert_for
-from tonle.kit.timefmt import clock
+from tonle.wire import codes, envelope
+from tonle.wire.errors import TonleError
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"

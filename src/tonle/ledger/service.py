@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tonle.db import new_id
+from tonle.kit.clock import clock
 from tonle.kit.sql import insert_for
-from tonle.kit.timefmt import clock
 from tonle.ledger.models import Account, Entry, Posting
 
 

@@ -9,11 +9,11 @@ from fastapi.security import HTTPBearer
 from sqlalchemy import select
 
 from tonle.kit import crypto
-from tonle.kit.errors import AuthError
-from tonle.kit.http import Session
 from tonle.merchants import ratelimit
 from tonle.merchants.models import Merchant
 from tonle.merchants.service import decode_access_token
+from tonle.wire.errors import AuthError
+from tonle.wire.http import Session
 
 # Declared for the OpenAPI document only; the header is parsed below with our own error bodies.
 _bearer_doc = HTTPBearer(auto_error=False)

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Settings
 from tonle.db import Database
-from tonle.kit.errors import AuthError
+from tonle.kit.clock import clock, epoch
 from tonle.kit.sql import insert_for
-from tonle.kit.timefmt import clock, epoch
 from tonle.merchants.models import AuthFailure
+from tonle.wire.errors import AuthError
 
 
 def buckets(settings: Settings, client_id: str, address: str) -> list[tuple[str, int]]:

@@ -4,12 +4,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from tonle.kit import envelope
-from tonle.kit.errors import AuthError, TonleError
-from tonle.kit.http import Session, SettingsDep, body_schema, json_body
-from tonle.kit.timefmt import dotnet_offset
 from tonle.merchants import ratelimit, service
 from tonle.merchants.schemas import AuthorizeRequest, AuthorizeResponse, SecurityError
+from tonle.wire import envelope
+from tonle.wire.dates import dotnet_offset
+from tonle.wire.errors import AuthError, TonleError
+from tonle.wire.http import Session, SettingsDep, body_schema, json_body
 
 router = APIRouter(tags=["Authorization"])
 

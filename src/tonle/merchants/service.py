@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonle.config import Settings
 from tonle.db import new_id
 from tonle.kit import crypto
-from tonle.kit.errors import AuthError
+from tonle.kit.clock import clock, epoch
 from tonle.kit.signing import new_secret
-from tonle.kit.timefmt import clock, epoch
 from tonle.merchants.models import Merchant, RefreshToken
+from tonle.wire.errors import AuthError
 
 JWT_ALG = "HS256"
 AUDIENCE = "tonle-merchant-api"

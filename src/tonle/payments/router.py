@@ -8,16 +8,17 @@ from tonle.bills.models import Bill, BillDetail
 from tonle.customers import repository as customers
 from tonle.customers.router import wallet_balance_out
 from tonle.idempotency.service import idempotent
-from tonle.kit import codes, envelope
-from tonle.kit.errors import TonleError
-from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.kit.clock import local_to_utc
 from tonle.kit.money import display, to_major
-from tonle.kit.timefmt import DOTNET_ZERO, dotnet, dotnet_local, local_to_utc, parse_wire_date
-from tonle.kit.validate import Checker
 from tonle.merchants.auth import CurrentMerchant
 from tonle.payments import repository as repo
 from tonle.payments import schemas, service
 from tonle.transactions.models import Transaction, effective_status
+from tonle.wire import codes, envelope
+from tonle.wire.dates import DOTNET_ZERO, dotnet, dotnet_local, parse_wire_date
+from tonle.wire.errors import TonleError
+from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.wire.validate import Checker
 
 router = APIRouter(tags=["Payments"])
 MAX_PAGE_SIZE = 100

@@ -15,13 +15,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tonle.config import Compat
-from tonle.kit import codes
-from tonle.kit.errors import MissedField, TonleError
-from tonle.kit.http import WIRE_DATE_PATTERN, WireAmount
 from tonle.kit.money import CURRENCIES, AmountError, to_major, to_minor
-from tonle.kit.timefmt import parse_wire_date
-from tonle.kit.validate import Checker, amount_message, provide, required_string, too_long
 from tonle.payments.hashing import amount_text
+from tonle.wire import codes
+from tonle.wire.dates import parse_wire_date
+from tonle.wire.errors import MissedField, TonleError
+from tonle.wire.http import WIRE_DATE_PATTERN, WireAmount
+from tonle.wire.validate import Checker, amount_message, provide, required_string, too_long
 
 DUE_DATE_RULE = ("MsgDueDateMustBeGreaterThanCurrentDate", "MsgDueDateMustBeGreaterThanCurrentDate")
 _NET_TYPES = {"str": "System.String", "num": "System.Decimal", "int": "System.Int32", "date": "System.DateTime"}

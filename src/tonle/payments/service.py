@@ -15,10 +15,8 @@ from tonle.config import Compat
 from tonle.customers import repository as customers
 from tonle.customers.models import Customer, Wallet
 from tonle.db import new_id
-from tonle.kit import codes
-from tonle.kit.errors import TonleError
+from tonle.kit.clock import add_month, clock
 from tonle.kit.sql import insert_for
-from tonle.kit.timefmt import add_month, clock
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Posting
 from tonle.merchants.models import Merchant
@@ -27,6 +25,8 @@ from tonle.payments import repository as repo
 from tonle.payments.schemas import SettleInput
 from tonle.subbillers import service as subbillers
 from tonle.transactions.models import Transaction
+from tonle.wire import codes
+from tonle.wire.errors import TonleError
 
 # What settle-payment business errors carry in `data` [OBS].
 NO_BILL = {"bill": None, "payment": None}

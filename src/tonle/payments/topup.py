@@ -13,14 +13,14 @@ from tonle.banks.models import Bank
 from tonle.config import Settings
 from tonle.customers.models import Customer, Wallet
 from tonle.db import new_id
-from tonle.kit import codes
-from tonle.kit.errors import MissedField, TonleError
+from tonle.kit.clock import clock
 from tonle.kit.money import AmountError, to_minor
-from tonle.kit.timefmt import clock
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
+from tonle.wire import codes
+from tonle.wire.errors import MissedField, TonleError
 
 
 async def start(

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tonle.kit import sdkcrypto, wirejson
+from tonle.wire import sdkcrypto, wirejson
 
 
 class SandboxError(RuntimeError):

@@ -25,17 +25,18 @@ from tonle.customers import repository as customer_repo
 from tonle.customers import service as customer_service
 from tonle.customers.models import Customer, Wallet
 from tonle.customers.schemas import CustomerInput, NewWallet
-from tonle.kit import crypto, wirejson
+from tonle.kit import crypto
+from tonle.kit.clock import clock
 from tonle.kit.money import AmountError, to_minor
 from tonle.kit.signing import is_valid_secret
-from tonle.kit.timefmt import clock
-from tonle.kit.validate import EMAIL_RE
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants import service as merchant_service
 from tonle.merchants.models import Merchant
 from tonle.subbillers.models import SubBiller
 from tonle.subbillers.service import new_number
+from tonle.wire import wirejson
+from tonle.wire.validate import EMAIL_RE
 
 
 class FixtureError(ValueError):

@@ -10,13 +10,13 @@ from starlette.responses import HTMLResponse, Response
 
 from tonle.banks.models import Bank
 from tonle.checkout import service as checkout
-from tonle.kit.http import Session
 from tonle.kit.money import CURRENCIES
-from tonle.kit.pages import brand_html, e, form, money, page, pick_lang, problem, redirect
 from tonle.sandbox import client
 from tonle.subbillers import service as subbillers
 from tonle.subbillers.models import SettlementLink, SubBiller
 from tonle.transactions.models import effective_status
+from tonle.wire.http import Session
+from tonle.wire.pages import brand_html, e, form, money, page, pick_lang, problem, redirect
 
 router = APIRouter(tags=["Pages"], include_in_schema=False)
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from tonle.idempotency.service import idempotent
-from tonle.kit import codes, envelope, sdkcrypto
-from tonle.kit.errors import MissedField, TonleError
-from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.kit.money import to_major
-from tonle.kit.timefmt import dotnet_local
 from tonle.merchants.auth import SdkMerchant
 from tonle.payments import topup
+from tonle.wire import codes, envelope, sdkcrypto
+from tonle.wire.dates import dotnet_local
+from tonle.wire.errors import MissedField, TonleError
+from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
 
 router = APIRouter(tags=["SDK"])
 

@@ -6,13 +6,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from tonle.banks.auth import CurrentBank
-from tonle.kit import codes, envelope
-from tonle.kit.errors import TonleError
-from tonle.kit.http import Body, CompatDep, Session, body_schema
 from tonle.kit.money import to_major
-from tonle.kit.validate import Checker
 from tonle.subbillers import service as subbillers
 from tonle.subbillers.models import Payout, SettlementLink
+from tonle.wire import codes, envelope
+from tonle.wire.errors import TonleError
+from tonle.wire.http import Body, CompatDep, Session, body_schema
+from tonle.wire.validate import Checker
 
 router = APIRouter(tags=["Bank API"])
 

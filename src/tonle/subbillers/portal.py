@@ -10,13 +10,13 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from tonle.bills.models import Bill
-from tonle.kit.http import Session
+from tonle.kit.clock import clock, epoch
 from tonle.kit.money import CURRENCIES, AmountError, to_minor
-from tonle.kit.pages import brand_html, e, form, money, page, pick_lang, problem, redirect, when
-from tonle.kit.timefmt import clock, epoch
 from tonle.subbillers import service
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.subbillers.router import PORTAL_AUDIENCE
+from tonle.wire.http import Session
+from tonle.wire.pages import brand_html, e, form, money, page, pick_lang, problem, redirect, when
 
 router = APIRouter(tags=["Pages"], include_in_schema=False)
 

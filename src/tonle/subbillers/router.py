@@ -11,15 +11,16 @@ from sqlalchemy import select
 
 from tonle.banks.models import Bank
 from tonle.idempotency.service import idempotent
-from tonle.kit import codes, envelope
-from tonle.kit.errors import TonleError
-from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.kit.clock import clock, epoch
 from tonle.kit.money import CURRENCIES
-from tonle.kit.timefmt import clock, dotnet_local, epoch
-from tonle.kit.validate import Checker
 from tonle.merchants.auth import CurrentMerchant
 from tonle.subbillers import service
 from tonle.subbillers.models import SettlementLink, SubBiller
+from tonle.wire import codes, envelope
+from tonle.wire.dates import dotnet_local
+from tonle.wire.errors import TonleError
+from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.wire.validate import Checker
 
 router = APIRouter(tags=["Sub-billers"])
 

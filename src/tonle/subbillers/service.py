@@ -15,15 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonle.banks.models import Bank
 from tonle.config import Settings
 from tonle.db import new_id
-from tonle.kit import codes, crypto
-from tonle.kit.errors import TonleError
+from tonle.kit import crypto
+from tonle.kit.clock import clock
 from tonle.kit.money import to_major
-from tonle.kit.timefmt import clock
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.webhooks import outbox
+from tonle.wire import codes
+from tonle.wire.errors import TonleError
 
 
 def new_number() -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tonle.db import Base, created_at, uuid_pk
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 
 
 class Transaction(Base):

@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 
 from tonle.config import Settings
 from tonle.db import Database
-from tonle.kit.edge import mask_pan
+from tonle.kit.clock import clock
 from tonle.kit.sql import lease_claim
-from tonle.kit.timefmt import clock
 from tonle.webhooks.models import Notification, NotificationDelivery
+from tonle.wire.edge import mask_pan
 
 log = logging.getLogger("tonle.notify")
 RETRIES = [timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30)]

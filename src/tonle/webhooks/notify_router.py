@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tonle.kit.http import AnyBody, Session, SettingsDep, body_schema
-from tonle.kit.timefmt import clock
-from tonle.kit.wirejson import WireJSONResponse
+from tonle.kit.clock import clock
 from tonle.merchants.auth import CurrentMerchant
 from tonle.webhooks import notify
 from tonle.webhooks.models import Notification, NotificationDelivery
+from tonle.wire.http import AnyBody, Session, SettingsDep, body_schema
+from tonle.wire.wirejson import WireJSONResponse
 
 router = APIRouter(prefix="/notification/v1/notificationmessage", tags=["Notification"])
 MAX_MESSAGES = 100

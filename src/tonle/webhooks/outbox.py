@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.db import new_id
-from tonle.kit import wirejson
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.merchants.models import Merchant
 from tonle.webhooks.models import OutboxEvent
+from tonle.wire import wirejson
 
 
 async def emit(

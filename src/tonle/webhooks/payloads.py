@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 from tonle.kit.money import to_major
-from tonle.kit.timefmt import dotnet_local
+from tonle.wire.dates import dotnet_local
 
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

@@ -7,16 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from tonle.kit import codes, envelope, wirejson
-from tonle.kit.codes import Code
-from tonle.kit.errors import TonleError
-from tonle.kit.http import Body, CompatDep, Session, SettingsDep, body_schema
-from tonle.kit.timefmt import dotnet_local, local_to_utc, parse_wire_date
-from tonle.kit.validate import Checker
+from tonle.kit.clock import local_to_utc
 from tonle.merchants.auth import CurrentMerchant
 from tonle.webhooks import service, targets
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
 from tonle.webhooks.schedule import SCHEDULES
+from tonle.wire import codes, envelope, wirejson
+from tonle.wire.codes import Code
+from tonle.wire.dates import dotnet_local, parse_wire_date
+from tonle.wire.errors import TonleError
+from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
+from tonle.wire.validate import Checker
 
 router = APIRouter(prefix="/tonle/v1/webhooks", tags=["Webhooks (Tonle)"])
 

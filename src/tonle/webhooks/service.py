@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Settings
 from tonle.kit import signing
-from tonle.kit.timefmt import clock
+from tonle.kit.clock import clock
 from tonle.merchants.models import Merchant
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
 

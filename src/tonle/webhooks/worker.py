@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonle.config import Settings
 from tonle.db import Database
 from tonle.kit import signing
+from tonle.kit.clock import clock, epoch
 from tonle.kit.sql import lease_claim
-from tonle.kit.timefmt import clock, epoch
 from tonle.merchants.models import Merchant
 from tonle.webhooks import outbox, schedule, targets
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt

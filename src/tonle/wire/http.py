@@ -12,9 +12,9 @@ from pydantic import BaseModel, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Compat, Settings
-from tonle.kit import wirejson
-from tonle.kit.codes import INVALID_JSON
-from tonle.kit.errors import TonleError
+from tonle.wire import wirejson
+from tonle.wire.codes import INVALID_JSON
+from tonle.wire.errors import TonleError
 
 
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tonle.kit.errors import MissedField
 from tonle.kit.money import EXPONENTS, AmountError
+from tonle.wire.errors import MissedField
 
 # ASP.NET's [EmailAddress] is lenient: one "@" with text on both sides. We also refuse spaces and require a dot in
 # the domain, since a payment receipt sent there would bounce.

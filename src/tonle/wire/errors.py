@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tonle.kit.codes import MISSED_FIELD, Code
+from tonle.wire.codes import MISSED_FIELD, Code
 
 
 class TonleError(Exception):

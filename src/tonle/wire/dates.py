@@ -1,18 +1,13 @@
-"""Time at the wire edge: UTC in storage, .NET-style ISO strings on the wire."""
+"""Time at the wire edge: UTC in storage, .NET-style ISO strings on the wire (Bill24 answers in Phnom Penh time)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timezone
 
-# Bill24 answers in Cambodia's time (UTC+7, no daylight saving).
-PHNOM_PENH = timezone(timedelta(hours=7))
+from tonle.kit.clock import PHNOM_PENH
+
 DOTNET_ZERO = "0001-01-01T00:00:00"
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as stored in the database."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def dotnet_offset(dt: datetime, tz: timezone = PHNOM_PENH) -> str:
@@ -21,30 +16,6 @@ def dotnet_offset(dt: datetime, tz: timezone = PHNOM_PENH) -> str:
     base = local.strftime("%Y-%m-%dT%H:%M:%S")
     offset = local.strftime("%z")
     return f"{base}.{local.microsecond:06d}0{offset[:3]}:{offset[3:]}"
-
-
-class Clock:
-    """The one source of "now". The sandbox and the tests move it; production leaves it alone."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
-
-    def reset(self) -> None:
-        self.offset = timedelta(0)
-
-
-clock = Clock()
-
-
-def epoch(dt: datetime) -> int:
-    """Unix seconds of a naive-UTC datetime (``datetime.timestamp`` would read it as local time)."""
-    return int(dt.replace(tzinfo=UTC).timestamp())
 
 
 def dotnet(dt: datetime) -> str:
@@ -81,19 +52,3 @@ def parse_wire_date(value: str) -> datetime | None:
         )
     except ValueError:
         return None
-
-
-def local_to_utc(dt: datetime) -> datetime:
-    """Phnom Penh wall-clock time (how merchants write filter dates) as naive UTC."""
-    return dt.replace(tzinfo=PHNOM_PENH).astimezone(UTC).replace(tzinfo=None)
-
-
-def add_month(dt: datetime) -> datetime:
-    """One calendar month later, clamped to the month's last day (31 Jan -> 28/29 Feb)."""
-    year, month = (dt.year + 1, 1) if dt.month == 12 else (dt.year, dt.month + 1)
-    for day in (dt.day, 30, 29, 28):
-        try:
-            return dt.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from tonle.config import Compat
-from tonle.kit.codes import Code
-from tonle.kit.errors import TonleError
-from tonle.kit.wirejson import WireJSONResponse
+from tonle.wire.codes import Code
+from tonle.wire.errors import TonleError
+from tonle.wire.wirejson import WireJSONResponse
 
 
 def product(

@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tonle.kit import wirejson
+from tonle.wire import wirejson
 
 
 class DecryptError(ValueError):

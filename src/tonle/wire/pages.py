@@ -15,8 +15,8 @@ import swagger_ui
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from tonle.kit.clock import PHNOM_PENH
 from tonle.kit.money import EXPONENTS
-from tonle.kit.timefmt import PHNOM_PENH
 
 STATIC = Path(__file__).parent / "static"
 SWAGGER_UI_STATIC = Path(swagger_ui.__file__).parent / "static"

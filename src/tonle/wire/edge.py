@@ -12,8 +12,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tonle.config import Compat
-from tonle.kit import codes
-from tonle.kit.envelope import product
+from tonle.wire import codes
+from tonle.wire.envelope import product
 
 access_log = logging.getLogger("tonle.access")
 _SLASHES = re.compile(r"/{2,}")
