@@ -30,6 +30,7 @@ DOMAINS = {
     "subbillers",
     "sdk",
     "webhooks",
+    "notifications",
     "idempotency",
     "sandbox",
 }

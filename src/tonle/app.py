@@ -23,13 +23,13 @@ from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
 from tonle.db import Database, database_unavailable, is_sqlite
 from tonle.merchants.router import router as merchants_router
+from tonle.notifications.router import router as notify_router
 from tonle.payments.router import router as payments_router
 from tonle.sandbox.pages import router as pages_router
 from tonle.sdk.router import router as sdk_router
 from tonle.subbillers.bank_api import router as payout_bank_router
 from tonle.subbillers.portal import router as portal_router
 from tonle.subbillers.router import router as subbillers_router
-from tonle.webhooks.notify_router import router as notify_router
 from tonle.webhooks.router import router as webhooks_router
 from tonle.wire import codes, envelope
 from tonle.wire.edge import BodyTimeout, BodyTooLarge, EdgeMiddleware

@@ -8,9 +8,10 @@ from tonle.db import Base
 from tonle.idempotency.models import IdempotencyKey
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
+from tonle.notifications.models import Notification, NotificationDelivery
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.transactions.models import Transaction
-from tonle.webhooks.models import Notification, NotificationDelivery, OutboxEvent, WebhookAttempt
+from tonle.webhooks.models import OutboxEvent, WebhookAttempt
 
 __all__ = [
     "Account",

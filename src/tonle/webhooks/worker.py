@@ -229,7 +229,7 @@ async def run_once(db: Database, settings: Settings, client: httpx.AsyncClient, 
 
 
 async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> None:
-    from tonle.webhooks import notify
+    from tonle.notifications import service as notify
 
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
         # Two loops of their own: a webhook batch waiting on slow endpoints never holds notifications up, nor the

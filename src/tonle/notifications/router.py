@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from tonle.kit.clock import clock
 from tonle.merchants.auth import CurrentMerchant
-from tonle.webhooks import notify
-from tonle.webhooks.models import Notification, NotificationDelivery
+from tonle.notifications import service as notify
+from tonle.notifications.models import Notification, NotificationDelivery
 from tonle.wire.http import AnyBody, Session, SettingsDep, body_schema
 from tonle.wire.wirejson import WireJSONResponse
 

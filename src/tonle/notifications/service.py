@@ -19,7 +19,7 @@ from tonle.config import Settings
 from tonle.db import Database
 from tonle.kit.clock import clock
 from tonle.kit.sql import lease_claim
-from tonle.webhooks.models import Notification, NotificationDelivery
+from tonle.notifications.models import Notification, NotificationDelivery
 from tonle.wire.edge import mask_pan
 
 log = logging.getLogger("tonle.notify")
