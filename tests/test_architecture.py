@@ -15,8 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "tonle"
-ROOT_MODULES = {"app", "cli", "models"}  # the composition root: wires every package together
-INFRA = {"config", "db", "migrate", "kit", "wire"}  # below every domain
+ROOT_MODULES = {"app", "cli", "models", "worker"}  # the composition root: wires every package together
+INFRA = {"config", "db", "migrate", "kit", "wire", "jobs"}  # below every domain
 DOMAINS = {
     "merchants",
     "customers",

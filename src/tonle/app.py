@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         worker = None
         if settings.worker_in_process:
-            from tonle.webhooks.worker import run_forever
+            from tonle.worker import run_forever
 
             worker = asyncio.create_task(run_forever(app.state.db, settings, stop))
         try:

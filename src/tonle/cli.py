@@ -317,7 +317,7 @@ def payouts_run(
     """Pay out every sub-biller balance at or above the threshold to its default linked account in that currency
     (what a nightly job runs). Each payout is its own transaction; balances without an active account are skipped."""
     from tonle.kit.money import AmountError, to_minor
-    from tonle.subbillers.jobs import run_payouts
+    from tonle.subbillers.tasks import run_payouts
 
     try:
         minimum = {"KHR": to_minor(min_khr, "KHR"), "USD": to_minor(min_usd, "USD")}
@@ -342,7 +342,7 @@ def worker() -> None:
     """Deliver webhooks and notifications until stopped (several workers may share one PostgreSQL)."""
     import signal
 
-    from tonle.webhooks.worker import run_forever
+    from tonle.worker import run_forever
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

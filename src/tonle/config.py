@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     portal_ttl_seconds: int = Field(default=3600, ge=60)
     # The sandbox bank completes payouts at once ("immediate") or waits for `tonle sandbox payout` ("manual").
     sandbox_payout_mode: Literal["immediate", "manual"] = "immediate"
+    # The payout run on a schedule (the worker's): every so many seconds (0: only `tonle payouts run`), paying out
+    # each sub-biller balance at or above the minimum (major units) to its default account in that currency.
+    payout_run_seconds: float = Field(default=0, ge=0)
+    payout_min_khr: Decimal = Field(default=Decimal("10000"), ge=0)
+    payout_min_usd: Decimal = Field(default=Decimal("5"), ge=0)
 
     # Webhooks and notifications: the in-process worker of `tonle serve`, and the delivery rules.
     worker_in_process: bool = True

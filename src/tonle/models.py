@@ -6,6 +6,7 @@ from tonle.checkout.models import Checkout
 from tonle.customers.models import Customer, Wallet
 from tonle.db import Base
 from tonle.idempotency.models import IdempotencyKey
+from tonle.jobs.models import JobSchedule
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
 from tonle.notifications.models import Notification, NotificationDelivery
@@ -24,6 +25,7 @@ __all__ = [
     "Customer",
     "Entry",
     "IdempotencyKey",
+    "JobSchedule",
     "Merchant",
     "Notification",
     "NotificationDelivery",

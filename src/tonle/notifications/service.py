@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 
 from tonle.config import Settings
 from tonle.db import Database
+from tonle.jobs.claims import lease_claim
 from tonle.kit.clock import clock
-from tonle.kit.sql import lease_claim
 from tonle.notifications.models import Notification, NotificationDelivery
 from tonle.wire.edge import mask_pan
 

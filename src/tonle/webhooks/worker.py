@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Settings
 from tonle.db import Database
+from tonle.jobs.claims import lease_claim
 from tonle.kit import signing
 from tonle.kit.clock import clock, epoch
-from tonle.kit.sql import lease_claim
 from tonle.merchants.models import Merchant
 from tonle.webhooks import outbox, schedule, targets
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
@@ -226,29 +225,3 @@ async def run_once(db: Database, settings: Settings, client: httpx.AsyncClient, 
 
     await asyncio.gather(*(one(e) for e in events))
     return len(events)
-
-
-async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> None:
-    from tonle.notifications import service as notify
-
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-        # Two loops of their own: a webhook batch waiting on slow endpoints never holds notifications up, nor the
-        # other way round.
-        await asyncio.gather(
-            _poll("webhook", lambda: run_once(db, settings, client), settings, stop),
-            _poll("notification", lambda: notify.run_once(db, settings, client), settings, stop),
-        )
-
-
-async def _poll(name: str, one_round: Callable[[], Awaitable[int]], settings: Settings, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            busy = await one_round()
-        except Exception:  # a database blip: logged, and the next round retries
-            log.exception("%s delivery round failed", name)
-            busy = 0
-        if not busy:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=settings.worker_poll_seconds)
-            except TimeoutError:
-                pass

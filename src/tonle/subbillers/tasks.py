@@ -1,18 +1,23 @@
-"""Batch work over sub-billers: the payout run."""
+"""Batch work over sub-billers: the payout run, from `tonle payouts run` or on the worker's schedule
+(``TONLE_PAYOUT_RUN_SECONDS``)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from tonle.config import Settings
 from tonle.db import Database
-from tonle.kit.money import display
+from tonle.jobs.runtime import Context, Task
+from tonle.kit.money import display, to_minor
 from tonle.ledger.models import Account
 from tonle.ledger.service import AccountKind
 from tonle.subbillers import service
 from tonle.subbillers.models import SubBiller
+
+log = logging.getLogger("tonle.payouts")
 
 
 @dataclass
@@ -60,3 +65,17 @@ async def run_payouts(db: Database, settings: Settings, minimum: dict[str, int])
                 f"{link.account_mask} ({payout.status})"
             )
     return report
+
+
+def minimum_of(settings: Settings) -> dict[str, int]:
+    return {"KHR": to_minor(settings.payout_min_khr, "KHR"), "USD": to_minor(settings.payout_min_usd, "USD")}
+
+
+async def _payout_run(ctx: Context) -> int:
+    report = await run_payouts(ctx.db, ctx.settings, minimum_of(ctx.settings))
+    for line in report.lines:
+        log.info("payout run: %s", line)
+    return report.paid
+
+
+TASKS = [Task("payout run", _payout_run, period=lambda s: s.payout_run_seconds)]
