@@ -131,3 +131,69 @@ def test_every_package_is_placed():
     """A new package must be named above (domain, product, infrastructure), so that the rules cover it."""
     units = {_unit(p) for p in SRC.rglob("*.py") if "migrations" not in p.parts}
     assert sorted(units - DOMAINS - INFRA - ROOT_MODULES - {"__init__"}) == []
+
+
+def test_the_app_registers_every_payable_kind_with_the_bank_service():
+    """Confirm knows no product by name: each product registers its kind when the app is built."""
+    from tonle.app import create_app
+    from tonle.banks import service as banks
+    from tonle.config import Settings
+
+    create_app(Settings(data_dir=Path("/tmp")))
+    assert set(banks.payable_types()) == {"wallet_topup", "checkout"}
+
+
+def _module_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    return found
+
+
+# Edge layers that answer in Bill24's words themselves: the Idempotency-Key layer, and the bearer-token checks
+# (a 401 is not a business refusal).
+SPEAKS_WIRE = {"idempotency/service.py": "the Idempotency-Key layer", "merchants/service.py": "AuthError only"}
+
+
+def test_services_raise_domain_errors_not_bill24_codes():
+    """A service says what happened (a DomainError); the product's router says it in Bill24's words."""
+    services = [*SRC.glob("*/service.py"), *SRC.glob("*/tasks.py"), SRC / "payments" / "topup.py"]
+    offenders = {}
+    for path in services:
+        rel = str(path.relative_to(SRC))
+        wire = sorted(m for m in _module_imports(path) if m.startswith(("tonle.wire.codes", "tonle.wire.errors")))
+        if rel == "merchants/service.py":
+            assert wire == ["tonle.wire.errors", "tonle.wire.errors.AuthError"], wire
+        elif rel not in SPEAKS_WIRE and wire:
+            offenders[rel] = wire
+    assert offenders == {}
+
+
+def test_every_product_router_carries_its_code_table():
+    from tonle.app import create_app
+    from tonle.config import Settings
+    from tonle.wire.errors import table_of
+
+    app = create_app(Settings(data_dir=Path("/tmp")))
+
+    def routes(items):
+        for r in items:
+            nested = getattr(r, "original_router", None)  # an included router
+            yield from routes(nested.routes) if nested is not None else [r]
+
+    speaking_paths = {r.path for r in routes(app.routes) if table_of(r)}
+    for path in (
+        "/payment/v5/inquiry",
+        "/customer/create",
+        "/transaction/v2/init",
+        "/on_boarding/on_boarding_supplier",
+        "/bill_payment/push_bill_with_payment",
+        "/instantpaymentsdk/wallet/topup",
+        "/payment/v3/payout/result",
+    ):
+        assert path in speaking_paths, path

@@ -22,6 +22,7 @@ from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
 from tonle.db import Database, database_unavailable, is_sqlite
+from tonle.kit.domain import DomainError
 from tonle.merchants.router import router as merchants_router
 from tonle.notifications.router import router as notify_router
 from tonle.payments.router import router as payments_router
@@ -33,7 +34,7 @@ from tonle.subbillers.router import router as subbillers_router
 from tonle.webhooks.router import router as webhooks_router
 from tonle.wire import codes, envelope
 from tonle.wire.edge import BodyTimeout, BodyTooLarge, EdgeMiddleware
-from tonle.wire.errors import AuthError, TonleError
+from tonle.wire.errors import AuthError, TonleError, Unspoken, table_of, translate
 from tonle.wire.http import install_openapi
 from tonle.wire.pages import SWAGGER_UI_STATIC, landing
 from tonle.wire.pages import router as design_router
@@ -97,6 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(TonleError)
     async def on_tonle_error(request: Request, exc: TonleError) -> WireJSONResponse:
         return envelope.error(exc, compat)
+
+    @app.exception_handler(DomainError)
+    async def on_domain_error(request: Request, exc: DomainError) -> WireJSONResponse:
+        # The product of the endpoint that was called says it in its words; the compat profile is read here.
+        try:
+            said = translate(exc, table_of(request.scope.get("route")), compat)
+        except Unspoken:
+            log.error("unhandled domain error rid=%s", rid(request), exc_info=exc)
+            return envelope.product(codes.INTERNAL, None, compat, status=500)
+        return envelope.error(said, compat)
 
     @app.exception_handler(AuthError)
     async def on_auth_error(request: Request, exc: AuthError) -> WireJSONResponse:

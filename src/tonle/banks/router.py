@@ -11,16 +11,18 @@ from pydantic import BaseModel, Field
 
 from tonle.banks import service as banks
 from tonle.banks.auth import CurrentBank
+from tonle.banks.codes import CODES
 from tonle.customers.models import Customer
 from tonle.kit.money import to_major
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
 from tonle.wire import codes, envelope
 from tonle.wire.dates import dotnet_local
+from tonle.wire.errors import speaking
 from tonle.wire.http import Body, CompatDep, Session, body_schema
 from tonle.wire.validate import Checker, required_string
 
-router = APIRouter(tags=["Bank API"])
+router = APIRouter(tags=["Bank API"], route_class=speaking(CODES))
 
 
 class InquiryRequest(BaseModel):

@@ -19,14 +19,41 @@ from tonle.banks.models import Bank
 from tonle.customers.models import Customer
 from tonle.kit import crypto
 from tonle.kit.clock import clock
+from tonle.kit.domain import DomainError
 from tonle.kit.money import AmountError, to_minor
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction, effective_status
 from tonle.webhooks import outbox, payloads
-from tonle.wire import codes
-from tonle.wire.errors import TonleError
+
+
+class TransactionNotFound(DomainError):
+    """No transaction of a kind a bank can pay has this id."""
+
+
+class TransactionAlreadyPaid(DomainError):
+    """Paid already (by another confirm than this one)."""
+
+
+class TransactionExpired(DomainError):
+    pass
+
+
+class TransactionNotPayable(DomainError):
+    """Neither pending nor paid (failed), or its money has nowhere to go (the wallet was closed)."""
+
+
+class PaymentTokenInvalid(DomainError):
+    """Not the token the last inquiry handed to this bank."""
+
+
+class CurrencyMismatch(DomainError):
+    pass
+
+
+class AmountMismatch(DomainError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -77,14 +104,14 @@ async def payable(session: AsyncSession, tran_id: str) -> Transaction:
 
 def check_payable(tran: Transaction | None) -> Transaction:
     if tran is None or tran.type not in _KINDS:
-        raise TonleError(codes.TRAN_NOT_FOUND)
+        raise TransactionNotFound()
     status = effective_status(tran)
     if status == "success":
-        raise TonleError(codes.TRAN_ALREADY_PAID)
+        raise TransactionAlreadyPaid()
     if status == "expired":
-        raise TonleError(codes.TRAN_EXPIRED)
+        raise TransactionExpired()
     if status != "pending":
-        raise TonleError(codes.TRAN_NOT_PAYABLE)
+        raise TransactionNotPayable()
     return tran
 
 
@@ -132,16 +159,16 @@ async def confirm(
         or not tran.payment_token_digest
         or not crypto.same(crypto.digest(payment_token), tran.payment_token_digest)
     ):
-        raise TonleError(codes.BANK_PAYMENT_TOKEN_INVALID)
+        raise PaymentTokenInvalid()
     if currency.upper() != tran.currency:
-        raise TonleError(codes.BANK_CURRENCY_MISMATCH)
+        raise CurrencyMismatch()
     try:
         total = to_minor(total_amount, tran.currency)
         original = to_minor(original_amount, tran.currency) if original_amount is not None else tran.amount
     except AmountError:
-        raise TonleError(codes.BANK_AMOUNT_MISMATCH) from None
+        raise AmountMismatch() from None
     if total != tran.amount + tran.fee or original != tran.amount:
-        raise TonleError(codes.BANK_AMOUNT_MISMATCH)
+        raise AmountMismatch()
 
     now = clock.now()
     # The guarded update is the one place where the race between two confirms is decided.
@@ -163,7 +190,7 @@ async def confirm(
         assert tran is not None
         if tran.status == "success":
             return tran, _same_confirm(tran, bank, bank_ref)
-        raise TonleError(codes.TRAN_NOT_PAYABLE)
+        raise TransactionNotPayable()
     clearing = await ledger.clearing_account(session, tran.merchant_id, bank.code, tran.currency)
     entry = await _KINDS[tran.type].credit(session, tran, bank, clearing)
     await session.execute(update(Transaction).where(Transaction.id == tran.id).values(entry_id=entry.id))
@@ -206,4 +233,4 @@ def _same_confirm(tran: Transaction, bank: Bank, bank_ref: str) -> bool:
     else is a second payment attempt and is refused."""
     if tran.bank_code == bank.code and tran.bank_ref == bank_ref:
         return True
-    raise TonleError(codes.TRAN_ALREADY_PAID)
+    raise TransactionAlreadyPaid()

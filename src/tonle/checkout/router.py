@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from tonle.banks.models import Bank
+from tonle.checkout import codes as product
 from tonle.checkout import service
 from tonle.checkout.models import Checkout
 from tonle.config import Settings
@@ -21,11 +22,11 @@ from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction, effective_status
 from tonle.wire import envelope
 from tonle.wire.dates import dotnet_local
-from tonle.wire.errors import TonleError
+from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.wire.validate import Checker, amount_message
 
-router = APIRouter(tags=["Checkout / KHQR"])
+router = APIRouter(tags=["Checkout / KHQR"], route_class=speaking(product.CODES))
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -209,7 +210,7 @@ def _init_answer(settings: Settings, tran: Transaction, checkout: Checkout) -> d
 async def init(merchant: CheckoutMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
     inp = parse_init(body)
     tran, checkout = await service.init(session, settings, merchant, inp)
-    code = service.INIT_OK if inp.flavour == "checkout" else service.INIT_OK_KHQR
+    code = product.INIT_OK if inp.flavour == "checkout" else product.INIT_OK_KHQR
     return envelope.product(code, _init_answer(settings, tran, checkout), compat)
 
 
@@ -249,9 +250,9 @@ async def verify(merchant: CheckoutMerchant, session: Session, body: Body, compa
     c.done()
     found = await service.find(session, merchant.id, keys)
     if found is None:
-        raise TonleError(service.NOT_FOUND)
+        raise TonleError(product.NOT_FOUND)
     tran, checkout = found
-    code = service.FOUND_KHQR if checkout.flavour == "khqr" else service.FOUND
+    code = product.FOUND_KHQR if checkout.flavour == "khqr" else product.FOUND
     return envelope.product(code, verify_answer(tran, checkout), compat)
 
 
@@ -280,7 +281,7 @@ async def legacy_init(
     c.done()
     tran, _checkout = await service.init(session, settings, merchant, inp)
     return envelope.product(
-        service.INIT_OK, {"payment_url": f"{settings.issuer}/checkout/{tran.id}", "tran_id": tran.id}, compat
+        product.INIT_OK, {"payment_url": f"{settings.issuer}/checkout/{tran.id}", "tran_id": tran.id}, compat
     )
 
 
@@ -291,10 +292,10 @@ async def legacy_verify(merchant: CheckoutMerchant, session: Session, body: Body
     c.done()
     found = await service.find(session, merchant.id, {"tran_id": tran_id or ""})
     if found is None:
-        raise TonleError(service.NOT_FOUND)
+        raise TonleError(product.NOT_FOUND)
     tran, checkout = found
     return envelope.product(
-        service.FOUND, {**service.outcome_data(tran, checkout), "status": effective_status(tran)}, compat
+        product.FOUND, {**service.outcome_data(tran, checkout), "status": effective_status(tran)}, compat
     )
 
 
@@ -308,7 +309,7 @@ async def _load(request: Request, session: Session, tran_id: Any) -> tuple[Trans
     found = await service.by_tran_id(session, tran_id) if isinstance(tran_id, str) and tran_id else None
     if found is None:
         await ratelimit.count_failure(request, session, "checkout")
-        raise TonleError(service.NOT_FOUND)
+        raise TonleError(product.NOT_FOUND)
     return found
 
 
@@ -389,7 +390,7 @@ def detail_data(
 async def checkout_detail(request: Request, session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
     tran, checkout, merchant = await _load(request, session, body.get("tran_id"))
     return envelope.product(
-        service.OK, detail_data(settings, tran, checkout, merchant, await bank_methods(session, checkout, tran)), compat
+        product.OK, detail_data(settings, tran, checkout, merchant, await bank_methods(session, checkout, tran)), compat
     )
 
 
@@ -414,8 +415,8 @@ async def generate_links(request: Request, session: Session, body: Body, compat:
     bank_id = body.get("bank_id")
     bank = await session.get(Bank, bank_id) if isinstance(bank_id, str) else None
     if bank is None:
-        raise TonleError(service.BANK_UNKNOWN)
-    return envelope.product(service.GENERATED, bank_links(settings, bank.code, tran.id), compat)
+        raise TonleError(product.BANK_UNKNOWN)
+    return envelope.product(product.GENERATED, bank_links(settings, bank.code, tran.id), compat)
 
 
 @router.post(
@@ -427,7 +428,7 @@ async def generate_links(request: Request, session: Session, body: Body, compat:
 async def extend_expire_date(request: Request, session: Session, body: Body, compat: CompatDep, settings: SettingsDep):
     tran, checkout, merchant = await _load(request, session, body.get("tran_id"))
     expiry = await service.extend(session, settings, tran, checkout, merchant)
-    return envelope.product(service.OK, {"expired_date": dotnet_local(expiry)}, compat)
+    return envelope.product(product.OK, {"expired_date": dotnet_local(expiry)}, compat)
 
 
 @router.post(
@@ -438,7 +439,7 @@ async def favorite_bank(request: Request, session: Session, body: Body, compat: 
     _tran, checkout, _merchant = await _load(request, session, body.get("tran_id"))
     bank_id = body.get("bank_id")
     if not isinstance(bank_id, str) or await session.get(Bank, bank_id) is None:
-        raise TonleError(service.BANK_UNKNOWN)
+        raise TonleError(product.BANK_UNKNOWN)
     checkout.favorite_bank = bank_id if body.get("is_favorite", True) else None
     await session.flush()
-    return envelope.product(service.OK, {}, compat)
+    return envelope.product(product.OK, {}, compat)

@@ -20,30 +20,21 @@ from tonle.checkout.models import Checkout
 from tonle.config import Settings
 from tonle.khqr import codec
 from tonle.kit.clock import clock, epoch
+from tonle.kit.domain import DomainError
 from tonle.kit.money import to_major
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction, effective_status
-from tonle.wire import codes
-from tonle.wire.codes import Code
 from tonle.wire.dates import dotnet_local
-from tonle.wire.errors import TonleError
 
-INIT_OK = Code("SUCCESS", "Transaction init successful", "បង្កើតប្រតិបត្តិការជោគជ័យ")
-INIT_OK_KHQR = Code("SUCCESS", "Transaction initiation success.", "ប្រតិបត្តិការបង្កើតជោគជ័យ")
-FOUND = Code("SUCCESS", "Transaction found", "ប្រតិបត្តិការបានរកឃើញ")
-FOUND_KHQR = Code("SUCCESS", "Transaction found.", "ប្រតិបត្តិការបានរកឃើញ")
-OK = Code("SUCCESS", "Success", codes.KH_SUCCESS)
-GENERATED = Code("SUCCESS", "Generate Success", codes.KH_SUCCESS)
-DUPLICATE = Code(
-    "DUPLICATE_IDENTITY_CODE",
-    "A transaction with this identity_code is already pending or paid.",
-    "ប្រតិបត្តិការដែលមាន identity_code នេះកំពុងរង់ចាំ ឬបានបង់រួចហើយ។",
-)
-NOT_FOUND = Code("TRANSACTION_NOT_FOUND", "Transaction not found", "រកមិនឃើញប្រតិបត្តិការ")
-NOT_PENDING = Code("TRANSACTION_NOT_PENDING", "The transaction is no longer pending", "ប្រតិបត្តិការលែងរង់ចាំទៀតហើយ")
-BANK_UNKNOWN = Code("BANK_NOT_FOUND", "Bank not found", "មិនមានធនាគារនេះទេ")
+
+class DuplicateIdentityCode(DomainError):
+    """The identity_code has a pending or paid transaction already."""
+
+
+class TransactionNotPending(DomainError):
+    pass
 
 
 @dataclass
@@ -117,7 +108,7 @@ async def init(
     merchant row is locked while we look, so two inits with the same code cannot both pass."""
     await session.execute(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
     if bill is None and await _duplicate(session, merchant.id, inp.identity_code):
-        raise TonleError(DUPLICATE)
+        raise DuplicateIdentityCode()
     now = clock.now()
     fee = fee_for(merchant, inp.currency, inp.amount)
     tran_id = secrets.token_hex(6).upper()
@@ -218,7 +209,7 @@ async def extend(
 ) -> datetime:
     """A still-pending transaction gets another full period; its KHQR is made again with the new expiry."""
     if effective_status(tran) != "pending":
-        raise TonleError(NOT_PENDING)
+        raise TransactionNotPending()
     new_expiry = clock.now() + timedelta(seconds=settings.checkout_ttl_seconds)
     done = await session.execute(
         update(Transaction)
@@ -226,7 +217,7 @@ async def extend(
         .values(expire_date=new_expiry)
     )
     if done.rowcount != 1:
-        raise TonleError(NOT_PENDING)
+        raise TransactionNotPending()
     tran.expire_date = new_expiry
     checkout.khqr_string = make_khqr(merchant, tran, checkout)
     checkout.khqr_md5 = codec.md5(checkout.khqr_string)

@@ -7,14 +7,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.customers import repository as repo
 from tonle.customers import schemas, service
+from tonle.customers.codes import CODES
 from tonle.customers.models import Customer, Wallet
 from tonle.kit.money import to_major
 from tonle.merchants.auth import CurrentMerchant
 from tonle.wire import codes, envelope
-from tonle.wire.errors import TonleError
+from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, body_schema
 
-router = APIRouter(tags=["Customers"])
+router = APIRouter(tags=["Customers"], route_class=speaking(CODES))
 
 # The emptied customer object of the delete answer, verbatim from the docs.
 DELETED = {"id": "", "sync_code": "", "name": "", "name_kh": None, "phone": None, "email": None, "wallet": []}

@@ -14,31 +14,52 @@ from tonle.customers.models import Customer, Wallet
 from tonle.customers.schemas import CustomerInput, NewWallet
 from tonle.db import new_id
 from tonle.kit.clock import clock
+from tonle.kit.domain import DomainError
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
-from tonle.wire import codes
-from tonle.wire.errors import TonleError
 
 MAX_WALLETS = 2
 
 
-class CustomerExists(TonleError):
+class CustomerExists(DomainError):
+    """A live customer of the merchant has this sync code (``customer``: that one, when it could be read)."""
+
     def __init__(self, customer: Customer | None) -> None:
-        super().__init__(codes.CUSTOMER_EXISTS)
+        super().__init__()
         self.customer = customer
+
+
+class CustomerNotFound(DomainError):
+    pass
+
+
+class TooManyWallets(DomainError):
+    pass
+
+
+class WalletCurrencyRepeated(DomainError):
+    pass
+
+
+class WalletsDisabled(DomainError):
+    """The merchant's wallet feature is off."""
+
+
+class CustomerHasBalance(DomainError):
+    """A wallet still holds money: the customer cannot be deleted."""
 
 
 def _check_wallets(merchant: Merchant, existing: list[Wallet], new: list[NewWallet]) -> None:
     if not new:
         return
     if len(existing) + len(new) > MAX_WALLETS:
-        raise TonleError(codes.WALLETS_TOO_MANY)
+        raise TooManyWallets()
     currencies = [w.currency for w in existing] + [w.currency for w in new]
     if len(set(currencies)) != len(currencies):
-        raise TonleError(codes.WALLET_CURRENCY_REPEATED)
+        raise WalletCurrencyRepeated()
     if not merchant.wallet_enabled:
-        raise TonleError(codes.WALLET_FEATURE_DISABLED)
+        raise WalletsDisabled()
 
 
 async def _open_wallets(
@@ -171,7 +192,7 @@ async def create_many(
 async def get(session: AsyncSession, merchant: Merchant, sync_code: str) -> Customer:
     customer = await repo.live_customer(session, merchant.id, sync_code)
     if customer is None:
-        raise TonleError(codes.CUSTOMER_NOT_FOUND)
+        raise CustomerNotFound()
     return customer
 
 
@@ -194,7 +215,7 @@ async def delete(session: AsyncSession, merchant: Merchant, sync_code: str) -> N
     customer = await get(session, merchant, sync_code)
     wallets = [w for w, _ in await repo.wallets_with_balances(session, merchant.id, customer.id)]
     if not await ledger.close_accounts_if_empty(session, [w.account_id for w in wallets]):
-        raise TonleError(codes.CUSTOMER_HAS_BALANCE)
+        raise CustomerHasBalance()
     now = clock.now()
     customer.deleted_at = now
     if wallets:

@@ -23,9 +23,10 @@ from starlette.responses import Response
 from tonle.db import Database
 from tonle.idempotency.models import IdempotencyKey
 from tonle.kit.clock import clock
+from tonle.kit.domain import DomainError
 from tonle.kit.sql import insert_for
 from tonle.wire import codes, envelope
-from tonle.wire.errors import TonleError
+from tonle.wire.errors import TonleError, table_of, translate
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -137,6 +138,9 @@ def idempotent(scope_of: Callable[[dict[str, Any]], str]) -> Callable[[Callable[
                         response = await handler(**kwargs)
                 except TonleError as exc:  # business errors are answers too, and are replayed as such
                     response = envelope.error(exc, compat)
+                except DomainError as exc:  # said in the words of the endpoint's product, then replayed
+                    said = translate(exc, table_of(request.scope.get("route")), compat)
+                    response = envelope.error(said, compat)
                 await record(session, scope, key, response)
             except BaseException:
                 await session.rollback()

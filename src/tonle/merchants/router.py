@@ -59,13 +59,16 @@ async def authorize(
     try:
         if merchant is None:
             raise AuthError("Invalid client credentials", family="security")
-        granted = await service.grant(session, settings, merchant, refresh)
+        try:
+            granted = await service.grant(session, settings, merchant, refresh)
+        except service.RefreshRefused as refused:  # said in the authorize endpoint's own envelope
+            raise AuthError(str(refused), family="security") from refused
     except AuthError as exc:
         # End this request's transaction first: on SQLite it holds the write lock the bookkeeping below needs.
         await session.rollback()
-        if isinstance(exc, service.RefreshReused):
+        if isinstance(exc.__cause__, service.RefreshReused):
             async with db.sessions() as other, other.begin():
-                await service.revoke_family(other, exc.family_id)
+                await service.revoke_family(other, exc.__cause__.family_id)
         await ratelimit.record_failure(db, settings, client_id, address)
         raise
     return envelope.security(

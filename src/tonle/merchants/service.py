@@ -16,9 +16,10 @@ from tonle.config import Settings
 from tonle.db import new_id
 from tonle.kit import crypto
 from tonle.kit.clock import clock, epoch
+from tonle.kit.domain import DomainError
 from tonle.kit.signing import new_secret
 from tonle.merchants.models import Merchant, RefreshToken
-from tonle.wire.errors import AuthError
+from tonle.wire.errors import AuthError  # the bearer token checks answer 401 themselves (the auth dependency)
 
 JWT_ALG = "HS256"
 AUDIENCE = "tonle-merchant-api"
@@ -141,9 +142,15 @@ async def grant(session: AsyncSession, settings: Settings, merchant: Merchant, r
     return Grant(access_token=access, refresh_token=raw, expires_at=exp)
 
 
-class RefreshReused(AuthError):
+class RefreshRefused(DomainError):
+    """A refresh token that cannot be spent; the message says why (the authorize endpoint answers it)."""
+
+
+class RefreshReused(RefreshRefused):
+    """Spent already: someone else may hold it (its whole family is then revoked)."""
+
     def __init__(self, family_id: str) -> None:
-        super().__init__("Refresh token already used", family="security")
+        super().__init__("Refresh token already used")
         self.family_id = family_id
 
 
@@ -152,13 +159,13 @@ async def _spend_refresh_token(session: AsyncSession, merchant: Merchant, raw: s
         await session.execute(select(RefreshToken).where(RefreshToken.token_digest == crypto.digest(raw)))
     ).scalar_one_or_none()
     if row is None or row.merchant_id != merchant.id:
-        raise AuthError("Invalid refresh token", family="security")
+        raise RefreshRefused("Invalid refresh token")
     if row.revoked_at is not None:
-        raise AuthError("Refresh token revoked", family="security")
+        raise RefreshRefused("Refresh token revoked")
     if row.used_at is not None:
         raise RefreshReused(row.family_id)
     if row.expires_at <= now:
-        raise AuthError("Refresh token expired", family="security")
+        raise RefreshRefused("Refresh token expired")
     # Guarded update: of two requests spending the same token at once, exactly one wins.
     spent = await session.execute(
         update(RefreshToken)

@@ -3,24 +3,38 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.bills.models import Bill, BillDetail
 from tonle.customers import repository as customers
+from tonle.customers.models import Customer
 from tonle.customers.router import wallet_balance_out
 from tonle.idempotency.service import idempotent
 from tonle.kit.clock import local_to_utc
 from tonle.kit.money import display, to_major
 from tonle.merchants.auth import CurrentMerchant
+from tonle.merchants.models import Merchant
+from tonle.payments import codes as product
 from tonle.payments import repository as repo
 from tonle.payments import schemas, service
 from tonle.transactions.models import Transaction, effective_status
 from tonle.wire import codes, envelope
 from tonle.wire.dates import DOTNET_ZERO, dotnet, dotnet_local, parse_wire_date
-from tonle.wire.errors import TonleError
+from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.wire.validate import Checker
 
-router = APIRouter(tags=["Payments"])
+router = APIRouter(tags=["Payments"], route_class=speaking(product.CODES))
+
+
+async def customer_or_311(session: AsyncSession, merchant: Merchant, sync_code: str, data: object = None) -> Customer:
+    """The merchant's live customer, else 311 with the endpoint's empty ``data`` (a list or null)."""
+    customer = await customers.live_customer(session, merchant.id, sync_code)
+    if customer is None:
+        raise TonleError(codes.CUSTOMER_NOT_FOUND, data)
+    return customer
+
+
 MAX_PAGE_SIZE = 100
 INT32_MAX = 2**31 - 1
 
@@ -37,7 +51,7 @@ def by_merchant(kwargs: dict[str, Any]) -> str:
     summary="Get Payment Methods: one item per wallet, the first one the default",
 )
 async def get_payment_methods(customer_sync_code: str, merchant: CurrentMerchant, session: Session, compat: CompatDep):
-    customer = await service.customer_or_311(session, merchant, customer_sync_code, [])
+    customer = await customer_or_311(session, merchant, customer_sync_code, [])
     items = []
     for i, (w, balance) in enumerate(await customers.wallets_with_balances(session, merchant.id, customer.id)):
         shown = f"{display(balance, w.currency)} {w.currency}"
@@ -65,7 +79,7 @@ async def get_payment_methods(customer_sync_code: str, merchant: CurrentMerchant
 async def get_wallet_balance(
     request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
 ):
-    customer = await service.customer_or_311(session, merchant, schemas.parse_customer_code(body), [])
+    customer = await customer_or_311(session, merchant, schemas.parse_customer_code(body), [])
     wallets = await customers.wallets_with_balances(session, merchant.id, customer.id)
     data = [wallet_balance_out(w, b) for w, b in wallets]
     return envelope.product(codes.SUCCESS, data, compat)
@@ -105,7 +119,7 @@ async def get_wallet_histories(
             c.fail((f"[pagination.{key}] is out of range.", f"[pagination.{key}] លើសដែនកំណត់។"))
     c.done()
     assert sync_code is not None
-    customer = await service.customer_or_311(session, merchant, sync_code, None)
+    customer = await customer_or_311(session, merchant, sync_code, None)
     size = min(size, MAX_PAGE_SIZE)
     result = await service.wallet_history(
         session,
@@ -157,10 +171,10 @@ async def push_bill_with_payment(
     request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
 ):
     inp = schemas.parse_settle(body, compat)
-    outcome = await service.settle(session, merchant, inp, compat)
+    outcome = await service.settle(session, merchant, inp)
     if not outcome.paid:
         # Kept unpaid with a checkout link; the answer is still "insufficient balance" with no bill [OBS/INF].
-        return envelope.product(codes.INSUFFICIENT_BALANCE, dict(service.NO_BILL), compat)
+        return envelope.product(codes.INSUFFICIENT_BALANCE, dict(product.NO_BILL), compat)
     return envelope.product(codes.SETTLED, {"bill": {"status": "success"}, "payment": {"status": "success"}}, compat)
 
 
@@ -241,7 +255,7 @@ EMPTY_BILL = {
 async def get_bills(
     customer_sync_code: str, merchant: CurrentMerchant, session: Session, compat: CompatDep, settings: SettingsDep
 ):
-    customer = await service.customer_or_311(session, merchant, customer_sync_code, [])
+    customer = await customer_or_311(session, merchant, customer_sync_code, [])
     bills = await repo.bills_of(session, merchant.id, customer.id)
     details = await repo.details_of(session, [b.id for b in bills])
     data = [_listed_bill(settings, b, customer.sync_code, details[b.id]) for b in bills]

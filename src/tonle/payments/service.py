@@ -11,11 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.bills.models import Bill, BillDetail
-from tonle.config import Compat
-from tonle.customers import repository as customers
 from tonle.customers.models import Customer, Wallet
 from tonle.db import new_id
 from tonle.kit.clock import add_month, clock
+from tonle.kit.domain import DomainError
 from tonle.kit.sql import insert_for
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Posting
@@ -25,22 +24,57 @@ from tonle.payments import repository as repo
 from tonle.payments.schemas import SettleInput
 from tonle.subbillers import service as subbillers
 from tonle.transactions.models import Transaction
-from tonle.wire import codes
-from tonle.wire.errors import TonleError
-
-# What settle-payment business errors carry in `data` [OBS].
-NO_BILL = {"bill": None, "payment": None}
 
 
-def settle_error(code: codes.Code) -> TonleError:
-    return TonleError(code, dict(NO_BILL))
+class SettleRefused(DomainError):
+    """A settle payment refused in the spec's check order (§2.11); nothing is kept."""
 
 
-async def customer_or_311(session: AsyncSession, merchant: Merchant, sync_code: str, data: object = None) -> Customer:
-    customer = await customers.live_customer(session, merchant.id, sync_code)
-    if customer is None:
-        raise TonleError(codes.CUSTOMER_NOT_FOUND, data)
-    return customer
+class BillflowDisabled(SettleRefused):
+    pass
+
+
+class HashKeyMissing(SettleRefused):
+    pass
+
+
+class HashInvalid(SettleRefused):
+    pass
+
+
+class CustomerUnknown(SettleRefused):
+    pass
+
+
+class SubBillerUnknown(SettleRefused):
+    pass
+
+
+class SettlementLinkMissing(SettleRefused):
+    """The merchant requires an active linked account of the sub-biller, and it has none."""
+
+
+class PaymentTokenUnknown(SettleRefused):
+    pass
+
+
+class PaymentCurrencyMismatch(SettleRefused):
+    pass
+
+
+class NoPaymentMethod(SettleRefused):
+    """The customer has no wallet in the bill's currency."""
+
+
+class InsufficientBalance(SettleRefused):
+    pass
+
+
+class DuplicateBill(SettleRefused):
+    """The merchant has a bill with this ref_id (``paid``: whether that one is paid)."""
+
+    def __init__(self, paid: bool) -> None:
+        super().__init__(paid=paid)
 
 
 @dataclass
@@ -49,32 +83,32 @@ class Settled:
     paid: bool  # False: kept unpaid (default method, not enough money), awaiting checkout
 
 
-async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput, compat: Compat) -> Settled:
+async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput) -> Settled:
     """Push a bill and pay it from the customer's wallet, in the spec's check order (§2.11)."""
     if not merchant.billflow_enabled:
-        raise settle_error(codes.BILLFLOW_DISABLED)
+        raise BillflowDisabled()
     if not merchant.bill_hash_key:
-        raise settle_error(codes.HASH_CONFIG_NOT_FOUND)
+        raise HashKeyMissing()
     message = hashing.bill_message(
         inp.ref_id, inp.date, inp.currency_raw, inp.total_raw, inp.customer_sync_code, inp.payment_to
     )
     if not hashing.verify(message, merchant.bill_hash_key, inp.hash):
-        raise settle_error(codes.HASH_INVALID)
+        raise HashInvalid()
     customer, wallets = await repo.customer_with_wallets(session, merchant.id, inp.customer_sync_code)
     if customer is None:
-        raise settle_error(codes.CUSTOMER_NOT_FOUND)
+        raise CustomerUnknown()
     sub, target = await repo.sub_biller_with_account(session, merchant.id, inp.payment_to, inp.currency)
     if sub is None:
-        raise settle_error(codes.SETTLEMENT_SUPPLIER_NOT_FOUND)
+        raise SubBillerUnknown()
     if merchant.require_settlement_link and not await subbillers.has_active_link(session, sub):
-        raise settle_error(codes.SETTLEMENT_LINK_NOT_FOUND)
+        raise SettlementLinkMissing()
     # A repeated ref_id is refused before the payment method is looked at (§2.11). Not asked up front, though:
     # on the path of a new bill, the bill's own insert below finds a repeat (one statement fewer per payment,
     # bench/README.md); the errors that the duplicate check must win over ask here first.
     try:
         wallet, source = _paying_wallet(wallets, inp)
-    except TonleError:
-        await _refuse_if_duplicate(session, merchant, inp, compat)
+    except SettleRefused:
+        await _refuse_if_duplicate(session, merchant, inp)
         raise
     explicit = bool(inp.payment_method_token)
 
@@ -99,8 +133,8 @@ async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput, co
             entry_id = entry.id
         except ledger.InsufficientFunds:
             if explicit:
-                await _refuse_if_duplicate(session, merchant, inp, compat)
-                raise settle_error(codes.INSUFFICIENT_BALANCE) from None  # nothing is kept
+                await _refuse_if_duplicate(session, merchant, inp)
+                raise InsufficientBalance() from None  # nothing is kept
             # The default method could not pay: the bill stays, unpaid, with a checkout reference [OBS].
             paid, checkout_ref = False, secrets.token_hex(6).upper()
     bill = {
@@ -127,8 +161,8 @@ async def settle(session: AsyncSession, merchant: Merchant, inp: SettleInput, co
     inserted = await session.execute(_bill_insert(session), bill)
     if inserted.first() is None:
         # The ref_id was taken, before this request or by a concurrent one; raising rolls back the money movement.
-        await _refuse_if_duplicate(session, merchant, inp, compat)
-        raise settle_error(codes.BILL_EXISTS)
+        await _refuse_if_duplicate(session, merchant, inp)
+        raise DuplicateBill(paid=False)
     if inp.details:
         await session.execute(
             _DETAIL_INSERT,
@@ -181,17 +215,10 @@ def _bill_insert(session: AsyncSession) -> Any:
     return _BILL_INSERTS[name]
 
 
-def _duplicate(existing: Bill, compat: Compat) -> TonleError:
-    # The live server answers 327 to any repeated ref_id; the docs know only 323 (already paid).
-    if compat is Compat.docs and existing.status == "paid":
-        return settle_error(codes.BILL_ALREADY_PAID)
-    return settle_error(codes.BILL_EXISTS)
-
-
-async def _refuse_if_duplicate(session: AsyncSession, merchant: Merchant, inp: SettleInput, compat: Compat) -> None:
+async def _refuse_if_duplicate(session: AsyncSession, merchant: Merchant, inp: SettleInput) -> None:
     existing = await repo.bill_by_ref(session, merchant.id, inp.ref_id)
     if existing is not None:
-        raise _duplicate(existing, compat)
+        raise DuplicateBill(paid=existing.status == "paid")
 
 
 def _paying_wallet(wallets: list[tuple[Wallet, Account]], inp: SettleInput) -> tuple[Wallet, Account]:
@@ -200,13 +227,13 @@ def _paying_wallet(wallets: list[tuple[Wallet, Account]], inp: SettleInput) -> t
             ((w, a) for w, a in wallets if secrets.compare_digest(w.payment_token, inp.payment_method_token)), None
         )
         if found is None:
-            raise settle_error(codes.PAYMENT_TOKEN_INVALID)
+            raise PaymentTokenUnknown()
         if found[0].currency != inp.currency:
-            raise settle_error(codes.CURRENCY_MISMATCH)
+            raise PaymentCurrencyMismatch()
         return found
     found = next(((w, a) for w, a in wallets if w.currency == inp.currency), None)
     if found is None:
-        raise settle_error(codes.PAYMENT_METHOD_NOT_FOUND)
+        raise NoPaymentMethod()
     return found
 
 

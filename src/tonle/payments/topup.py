@@ -14,20 +14,29 @@ from tonle.config import Settings
 from tonle.customers.models import Customer, Wallet
 from tonle.db import new_id
 from tonle.kit.clock import clock
+from tonle.kit.domain import DomainError
 from tonle.kit.money import AmountError, to_minor
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
-from tonle.wire import codes
-from tonle.wire.errors import MissedField, TonleError
+
+
+class WalletNotFound(DomainError):
+    pass
+
+
+class BadTopUpAmount(DomainError):
+    """``reason``: missing, invalid (``why``, for the wallet's ``currency``) or not_positive."""
+
+    def __init__(self, reason: str, currency: str, detail: str = "") -> None:
+        super().__init__(detail or reason, reason=reason, currency=currency, why=detail)
 
 
 async def start(
-    session: AsyncSession, merchant: Merchant, settings: Settings, wallet_id: object, amount: object
+    session: AsyncSession, merchant: Merchant, settings: Settings, wallet_id: str, amount: object
 ) -> Transaction:
-    if not isinstance(wallet_id, str) or not wallet_id.strip():
-        raise MissedField([("Please provide [id].", "សូមផ្តល់ [id]។")])
+    """Open a pending top-up of one of the merchant's wallets; a bank's confirm pays it."""
     q = (
         select(Wallet, Customer)
         .join(Customer, Customer.id == Wallet.customer_id)
@@ -35,18 +44,16 @@ async def start(
     )
     found = (await session.execute(q)).first()
     if found is None:
-        raise TonleError(codes.PAYMENT_METHOD_NOT_FOUND)
+        raise WalletNotFound()
     wallet, customer = found
     if amount is None:
-        raise MissedField([("Please provide [amount].", "សូមផ្តល់ [amount]។")])
+        raise BadTopUpAmount("missing", wallet.currency)
     try:
         minor = to_minor(amount, wallet.currency)
     except AmountError as exc:
-        raise MissedField(
-            [(f"[amount] is not a valid {wallet.currency} amount: {exc}.", "[amount] មិនត្រឹមត្រូវ។")]
-        ) from None
+        raise BadTopUpAmount("invalid", wallet.currency, str(exc)) from None
     if minor <= 0:
-        raise MissedField([("[amount] must be greater than 0.", "[amount] ត្រូវតែធំជាង 0។")])
+        raise BadTopUpAmount("not_positive", wallet.currency)
     now = clock.now()
     tran_id = new_id()
     tran = Transaction(
@@ -85,7 +92,7 @@ async def _credit(session: AsyncSession, tran: Transaction, bank: Bank, clearing
             legs=[ledger.Leg(clearing, -tran.amount), ledger.Leg(account, tran.amount)],
         )
     except ledger.AccountClosed:
-        raise TonleError(codes.TRAN_NOT_PAYABLE) from None
+        raise banks.TransactionNotPayable("the wallet was closed") from None
 
 
 async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcement:

@@ -11,12 +11,13 @@ from tonle.idempotency.service import idempotent
 from tonle.kit.money import to_major
 from tonle.merchants.auth import SdkMerchant
 from tonle.payments import topup
+from tonle.sdk.codes import CODES
 from tonle.wire import codes, envelope, sdkcrypto
 from tonle.wire.dates import dotnet_local
-from tonle.wire.errors import MissedField, TonleError
+from tonle.wire.errors import MissedField, TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
 
-router = APIRouter(tags=["SDK"])
+router = APIRouter(tags=["SDK"], route_class=speaking(CODES))
 
 
 class EncryptedBody(BaseModel):
@@ -44,7 +45,10 @@ async def wallet_topup(
         raise TonleError(codes.UNDECRYPTABLE, status=400) from None
     if not isinstance(plain, dict):
         raise TonleError(codes.UNDECRYPTABLE, status=400)
-    tran = await topup.start(session, merchant, settings, plain.get("id"), plain.get("amount"))
+    wallet_id = plain.get("id")
+    if not isinstance(wallet_id, str) or not wallet_id.strip():
+        raise MissedField([("Please provide [id].", "សូមផ្តល់ [id]។")])
+    tran = await topup.start(session, merchant, settings, wallet_id, plain.get("amount"))
     answer: dict[str, Any] = {
         "tran_id": tran.id,
         "wallet_id": tran.wallet_id,

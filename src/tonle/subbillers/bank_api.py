@@ -8,13 +8,14 @@ from pydantic import BaseModel, Field
 from tonle.banks.auth import CurrentBank
 from tonle.kit.money import to_major
 from tonle.subbillers import service as subbillers
+from tonle.subbillers.codes import CODES
 from tonle.subbillers.models import Payout, SettlementLink
 from tonle.wire import codes, envelope
-from tonle.wire.errors import TonleError
+from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, body_schema
 from tonle.wire.validate import Checker
 
-router = APIRouter(tags=["Bank API"])
+router = APIRouter(tags=["Bank API"], route_class=speaking(CODES))
 
 
 class PayoutResultRequest(BaseModel):

@@ -13,8 +13,10 @@ from tonle.bills.models import Bill
 from tonle.kit.clock import clock, epoch
 from tonle.kit.money import CURRENCIES, AmountError, to_minor
 from tonle.subbillers import service
+from tonle.subbillers.codes import CODES
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.subbillers.router import PORTAL_AUDIENCE
+from tonle.wire.errors import translate
 from tonle.wire.http import Session
 from tonle.wire.pages import brand_html, e, form, money, page, pick_lang, problem, redirect, when
 
@@ -300,6 +302,7 @@ async def portal_payout(token: str, request: Request, session: Session) -> Respo
     try:
         payout = await service.request_payout(session, request.app.state.settings, sub, link, amount, "portal")
     except service.PayoutRefused as exc:
-        text = exc.text or (exc.code.en, exc.code.kh)
-        return await again(text[1] if lang == "km" and len(text) > 1 and text[1] else text[0])
+        said = translate(exc, CODES, request.app.state.settings.compat)  # the product's words, shown in the form
+        text = said.text or (said.code.en, said.code.kh)
+        return await again(text[1] if lang == "km" and text[1] else text[0])
     return redirect(f"/portal/{token}?payout={payout.id}&lang={lang}")

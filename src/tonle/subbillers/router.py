@@ -15,14 +15,15 @@ from tonle.kit.clock import clock, epoch
 from tonle.kit.money import CURRENCIES
 from tonle.merchants.auth import CurrentMerchant
 from tonle.subbillers import service
+from tonle.subbillers.codes import CODES
 from tonle.subbillers.models import SettlementLink, SubBiller
 from tonle.wire import codes, envelope
 from tonle.wire.dates import dotnet_local
-from tonle.wire.errors import TonleError
+from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.wire.validate import Checker
 
-router = APIRouter(tags=["Sub-billers"])
+router = APIRouter(tags=["Sub-billers"], route_class=speaking(CODES))
 
 
 class OnboardRequest(BaseModel):

@@ -17,14 +17,13 @@ from tonle.config import Settings
 from tonle.db import new_id
 from tonle.kit import crypto
 from tonle.kit.clock import clock
+from tonle.kit.domain import DomainError
 from tonle.kit.money import to_major
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.webhooks import outbox
-from tonle.wire import codes
-from tonle.wire.errors import TonleError
 
 
 def new_number() -> str:
@@ -39,6 +38,22 @@ def mask(account_number: str) -> str:
     return "*" * max(0, n - 4) + account_number[-4:]
 
 
+class BankNotFound(DomainError):
+    pass
+
+
+class BankOffline(DomainError):
+    """The sandbox bank is set offline: linking with it cannot start."""
+
+
+class SubBillerExists(DomainError):
+    pass
+
+
+class NoFreeNumber(DomainError):
+    """Five random sub-biller numbers in a row were taken."""
+
+
 async def by_code(session: AsyncSession, merchant_id: str, code: str) -> SubBiller | None:
     q = select(SubBiller).where(SubBiller.merchant_id == merchant_id, SubBiller.code == code)
     return (await session.execute(q)).scalar_one_or_none()
@@ -47,9 +62,9 @@ async def by_code(session: AsyncSession, merchant_id: str, code: str) -> SubBill
 async def linking_bank(session: AsyncSession, bank_id: str) -> Bank:
     bank = await session.get(Bank, bank_id)
     if bank is None:
-        raise TonleError(codes.BANK_NOT_FOUND)
+        raise BankNotFound()
     if not bank.online:
-        raise TonleError(codes.BANK_CONNECTION_PROBLEM)
+        raise BankOffline()
     return bank
 
 
@@ -70,7 +85,7 @@ class LinkRequest:
 
 async def create(session: AsyncSession, merchant: Merchant, inp: NewSubBiller) -> SubBiller:
     if await by_code(session, merchant.id, inp.code) is not None:
-        raise TonleError(codes.SUPPLIER_EXISTS)
+        raise SubBillerExists()
     for _ in range(5):
         sub = SubBiller(
             id=new_id(),
@@ -89,9 +104,9 @@ async def create(session: AsyncSession, merchant: Merchant, inp: NewSubBiller) -
             return sub
         except IntegrityError:
             if await by_code(session, merchant.id, inp.code) is not None:
-                raise TonleError(codes.SUPPLIER_EXISTS) from None
+                raise SubBillerExists() from None
             # else: the random number was taken; draw another
-    raise TonleError(codes.INTERNAL)
+    raise NoFreeNumber()
 
 
 async def start_link(
@@ -255,8 +270,24 @@ async def settlement_balances(session: AsyncSession, sub: SubBiller) -> dict[str
     return {cur: bal for cur, bal in (await session.execute(q)).all()}
 
 
-class PayoutRefused(TonleError):
+class PayoutRefused(DomainError):
+    """A payout that cannot be made; nothing moved."""
+
+
+class PayoutAccountInactive(PayoutRefused):
     pass
+
+
+class PayoutAmountNotPositive(PayoutRefused):
+    pass
+
+
+class PayoutInsufficientBalance(PayoutRefused):
+    pass
+
+
+class PayoutAlreadyCompleted(DomainError):
+    """The bank's answer for this payout was taken already."""
 
 
 async def request_payout(
@@ -270,9 +301,9 @@ async def request_payout(
     """Move ``amount`` from the sub-biller's settlement account to the bank's clearing account (guarded: two
     requests for one balance cannot both take it) and record a pending payout for the bank to complete."""
     if link.sub_biller_id != sub.id or link.status != "active" or not link.currency:
-        raise PayoutRefused(codes.MISSED_FIELD, text=("The account is not an active linked account.", "គណនីមិនសកម្ម។"))
+        raise PayoutAccountInactive("the account is not an active linked account")
     if amount <= 0:
-        raise PayoutRefused(codes.MISSED_FIELD, text=("[amount] must be greater than 0.", "[amount] ត្រូវតែធំជាង 0។"))
+        raise PayoutAmountNotPositive("the amount must be greater than 0")
     source = await ledger.settlement_account(session, sub.merchant_id, sub.id, link.currency)
     clearing = await ledger.clearing_account(session, sub.merchant_id, link.bank_code, link.currency)
     payout_id = new_id()
@@ -285,7 +316,7 @@ async def request_payout(
             legs=[ledger.Leg(source, -amount), ledger.Leg(clearing, amount)],
         )
     except ledger.InsufficientFunds:
-        raise PayoutRefused(codes.INSUFFICIENT_BALANCE) from None
+        raise PayoutInsufficientBalance("the settlement balance is too small") from None
     payout = Payout(
         id=payout_id,
         merchant_id=sub.merchant_id,
@@ -324,7 +355,7 @@ async def complete_payout(session: AsyncSession, payout: Payout, *, paid: bool, 
         )
     )
     if done.rowcount != 1:
-        raise TonleError(codes.PAYOUT_ALREADY_COMPLETED)
+        raise PayoutAlreadyCompleted()
     await session.refresh(payout)
     link = await session.get(SettlementLink, payout.link_id)
     assert link is not None

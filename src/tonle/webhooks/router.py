@@ -10,19 +10,16 @@ from pydantic import BaseModel, Field
 from tonle.kit.clock import local_to_utc
 from tonle.merchants.auth import CurrentMerchant
 from tonle.webhooks import service, targets
+from tonle.webhooks.codes import EVENT_NOT_FOUND, INVALID_URL
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
 from tonle.webhooks.schedule import SCHEDULES
 from tonle.wire import codes, envelope, wirejson
-from tonle.wire.codes import Code
 from tonle.wire.dates import dotnet_local, parse_wire_date
 from tonle.wire.errors import TonleError
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
 from tonle.wire.validate import Checker
 
 router = APIRouter(prefix="/tonle/v1/webhooks", tags=["Webhooks (Tonle)"])
-
-EVENT_NOT_FOUND = Code("ERR_EVENT_NOT_FOUND", "No such event.", "រកមិនឃើញព្រឹត្តិការណ៍នេះទេ។")
-INVALID_URL = Code("ERR_INVALID_WEBHOOK_URL", "", "")
 
 
 class EndpointRequest(BaseModel):
