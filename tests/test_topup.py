@@ -300,17 +300,9 @@ def test_full_journey_over_http(server):
     assert server.cli("ledger", "verify").returncode == 0
 
 
-def test_sandbox_cli_drives_topup_and_pay_over_http(server, tmp_path):
-    s = Setup(server)
-    creds = s.m.creds
-    proc = server.cli(
-        "sandbox",
-        "topup",
-        "T1",
-        "2.50",
-        "USD",
-        "--base-url",
-        server.base_url,
+def _login(creds) -> list[str]:
+    """The sandbox CLI's credential flags for a merchant."""
+    return [
         "--merchant-token",
         creds.merchant_token,
         "--client-id",
@@ -321,7 +313,14 @@ def test_sandbox_cli_drives_topup_and_pay_over_http(server, tmp_path):
         creds.referrer_key,
         "--sdk-secret",
         creds.sdk_secret,
-        check=True,
+    ]
+
+
+def test_sandbox_cli_drives_topup_and_pay_over_http(server, tmp_path):
+    s = Setup(server)
+    creds = s.m.creds
+    proc = server.cli(
+        "sandbox", "topup", "T1", "2.50", "USD", "--base-url", server.base_url, *_login(creds), check=True
     )
     tran_id = proc.stdout.split("tran_id: ", 1)[1].split()[0]
     paid = server.cli(
@@ -345,18 +344,7 @@ def test_sandbox_cli_drives_topup_and_pay_over_http(server, tmp_path):
 def test_sandbox_cli_errors_are_one_clear_line(server):
     s = Setup(server)
     creds = s.m.creds
-    login = [
-        "--merchant-token",
-        creds.merchant_token,
-        "--client-id",
-        creds.client_id,
-        "--client-secret",
-        creds.client_secret,
-        "--referrer-key",
-        creds.referrer_key,
-        "--sdk-secret",
-        creds.sdk_secret,
-    ]
+    login = _login(creds)
     # The server's message names the field: "[amount]" must not be eaten as console markup.
     bad = server.cli("sandbox", "topup", "T1", "5.555", "USD", "--base-url", server.base_url, *login)
     assert bad.returncode == 1 and "[amount] is not a valid USD amount" in bad.stderr, bad.stderr

@@ -385,11 +385,9 @@ def test_two_workers_deliver_a_thousand_events_once_each(quiet_server):
         r.stop()
 
 
-def test_tonle_webhooks_listen_prints_and_verifies(hook_server):
-    s = Setup(hook_server)
-    port = free_port()
-    secret = set_url(s.c, f"http://127.0.0.1:{port}/webhook")["secret"]
-    listener = subprocess.Popen(
+def _listener(port: int, secret: str) -> subprocess.Popen:
+    """`tonle webhooks listen` in a process of its own (stopped with SIGINT to its group)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "tonle.cli", "webhooks", "listen", "--port", str(port), "--secret", secret],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -398,6 +396,13 @@ def test_tonle_webhooks_listen_prints_and_verifies(hook_server):
         start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def test_tonle_webhooks_listen_prints_and_verifies(hook_server):
+    s = Setup(hook_server)
+    port = free_port()
+    secret = set_url(s.c, f"http://127.0.0.1:{port}/webhook")["secret"]
+    listener = _listener(port, secret)
     try:
         assert "listening on" in listener.stdout.readline()
         [event_id] = emit_events(hook_server, s.m.id, kind="listen.test")
@@ -416,15 +421,7 @@ def test_tonle_webhooks_listen_refuses_a_bad_signature_and_the_failure_is_logged
     port = free_port()
     set_url(s.c, f"http://127.0.0.1:{port}/webhook")
     wrong = "whsec_" + base64.b64encode(b"not-the-merchant-secret-0123456").decode()
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "tonle.cli", "webhooks", "listen", "--port", str(port), "--secret", wrong],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    listener = _listener(port, wrong)
     try:
         assert "listening on" in listener.stdout.readline()
         with caplog.at_level("WARNING", logger="tonle.webhooks"):

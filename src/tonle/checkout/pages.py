@@ -20,7 +20,7 @@ from tonle.checkout.router import bank_links
 from tonle.kit.clock import epoch
 from tonle.transactions.models import effective_status
 from tonle.wire.http import Session
-from tonle.wire.pages import SECURITY_HEADERS, brand_html, e, money, page, pick_lang, problem, when
+from tonle.wire.pages import SECURITY_HEADERS, brand_html, e, money, page, pick_lang, problem_of, when
 
 router = APIRouter(tags=["Pages"], include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -99,17 +99,7 @@ def _redirect_after(tran, checkout) -> str:
 
 
 def not_found(request: Request, lang: str) -> Response:
-    t = TEXT[lang]
-    o = TEXT["en" if lang == "km" else "km"]
-    return problem(
-        t["not_found"],
-        t["not_found_text"],
-        404,
-        lang,
-        request=request,
-        icon="?",
-        other=(o["not_found"], o["not_found_text"]),
-    )
+    return problem_of(TEXT, lang, "not_found", "not_found_text", 404, request=request, icon="?")
 
 
 def _summary(t: dict[str, str], tran, checkout) -> str:

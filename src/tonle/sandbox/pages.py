@@ -16,7 +16,7 @@ from tonle.subbillers import service as subbillers
 from tonle.subbillers.models import SettlementLink, SubBiller
 from tonle.transactions.models import effective_status
 from tonle.wire.http import Session
-from tonle.wire.pages import brand_html, e, form, money, page, pick_lang, problem, redirect
+from tonle.wire.pages import brand_html, e, form, money, page, pick_lang, problem, problem_of, redirect
 
 router = APIRouter(tags=["Pages"], include_in_schema=False)
 
@@ -98,17 +98,8 @@ def _link_problem(request: Request, err: subbillers.LinkPageError, sub: SubBille
     back = ""
     if err.link is not None and sub is not None and err.reason == "expired":
         back = subbillers.return_redirect(err.link, sub, "expired")
-    o = TEXT["en" if lang == "km" else "km"]
-    return problem(
-        t["unavailable"],
-        t[err.reason],
-        410,
-        lang,
-        request=request,
-        other=(o["unavailable"], o[err.reason]),
-        back=back,
-        back_label=t["return"],
-        sandbox=True,
+    return problem_of(
+        TEXT, lang, "unavailable", err.reason, 410, request=request, back=back, back_label=t["return"], sandbox=True
     )
 
 
@@ -215,17 +206,7 @@ async def bank_pay_page(bank_code: str, tran_id: str, request: Request, session:
     lang = pick_lang(request, found[1].language if found else "km")
     t = TEXT[lang]
     if bank is None or found is None:
-        o = TEXT["en" if lang == "km" else "km"]
-        return problem(
-            t["not_found"],
-            t["not_found_text"],
-            404,
-            lang,
-            request=request,
-            other=(o["not_found"], o["not_found_text"]),
-            icon="?",
-            sandbox=True,
-        )
+        return problem_of(TEXT, lang, "not_found", "not_found_text", 404, request=request, icon="?", sandbox=True)
     tran, co, merchant = found
     state = effective_status(tran)
     cur = tran.currency

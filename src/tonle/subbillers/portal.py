@@ -18,7 +18,7 @@ from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.subbillers.router import PORTAL_AUDIENCE
 from tonle.wire.errors import translate
 from tonle.wire.http import Session
-from tonle.wire.pages import brand_html, e, form, money, page, pick_lang, problem, redirect, when
+from tonle.wire.pages import brand_html, e, form, money, page, pick_lang, problem_of, redirect, when
 
 router = APIRouter(tags=["Pages"], include_in_schema=False)
 
@@ -35,9 +35,8 @@ TEXT = {
         "available": "Available",
         "submit": "Pay out",
         "none": "Nothing yet.",
-        "expired": "This portal link has expired or is not valid.",
+        "expired": "This portal link has expired or is not valid. Ask the merchant for a new portal link.",
         "expired_title": "Portal unavailable",
-        "expired_help": "Ask the merchant for a new portal link.",
         "bill": "Bill",
         "date": "Date",
         "status": "Status",
@@ -67,9 +66,8 @@ TEXT = {
         "available": "អាចដកបាន",
         "submit": "ដកប្រាក់",
         "none": "មិនទាន់មាន។",
-        "expired": "តំណនេះផុតកំណត់ ឬមិនត្រឹមត្រូវ។",
+        "expired": "តំណនេះផុតកំណត់ ឬមិនត្រឹមត្រូវ។ សូមស្នើតំណ portal ថ្មីពីអ្នកលក់។",
         "expired_title": "Portal មិនអាចប្រើបាន",
-        "expired_help": "សូមស្នើតំណ portal ថ្មីពីអ្នកលក់។",
         "bill": "វិក្កយបត្រ",
         "date": "កាលបរិច្ឆេទ",
         "status": "ស្ថានភាព",
@@ -116,16 +114,7 @@ def _lang(request: Request, claims: dict[str, Any] | None) -> str:
 
 
 def _gone(request: Request, lang: str) -> Response:
-    t = TEXT[lang]
-    o = TEXT["en" if lang == "km" else "km"]
-    return problem(
-        t["expired_title"],
-        f"{t['expired']} {t['expired_help']}",
-        410,
-        lang,
-        request=request,
-        other=(o["expired_title"], f"{o['expired']} {o['expired_help']}"),
-    )
+    return problem_of(TEXT, lang, "expired_title", "expired", 410, request=request)
 
 
 def _badge(t: dict[str, Any], status: str) -> str:
@@ -268,23 +257,31 @@ async def _render(
     return page(name, body, status, lang, request=request, brand=brand, wide=True)
 
 
-@router.get("/portal/{token}")
-async def portal(token: str, request: Request, session: Session) -> Response:
+async def _open(request: Request, session: Session, token: str) -> tuple[dict[str, Any], SubBiller, str] | Response:
+    """The portal's claims, sub-biller and language, or the page that says the link is no good."""
     claims = _claims(request, token)
     sub = await _sub(session, claims) if claims else None
     lang = _lang(request, claims)
     if claims is None or sub is None:
         return _gone(request, lang)
+    return claims, sub, lang
+
+
+@router.get("/portal/{token}")
+async def portal(token: str, request: Request, session: Session) -> Response:
+    opened = await _open(request, session, token)
+    if isinstance(opened, Response):
+        return opened
+    claims, sub, lang = opened
     return await _render(request, session, token, claims, sub, lang)
 
 
 @router.post("/portal/{token}/payout")
 async def portal_payout(token: str, request: Request, session: Session) -> Response:
-    claims = _claims(request, token)
-    sub = await _sub(session, claims) if claims else None
-    lang = _lang(request, claims)
-    if claims is None or sub is None:
-        return _gone(request, lang)
+    opened = await _open(request, session, token)
+    if isinstance(opened, Response):
+        return opened
+    claims, sub, lang = opened
     t = TEXT[lang]
     fields = await form(request)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import swagger_ui
@@ -217,6 +218,15 @@ def problem(
     )
     scripts = [] if back else ["/static/pages.js"]
     return page(title, body, status, lang, request=request, brand=brand_html("Tonle"), sandbox=sandbox, scripts=scripts)
+
+
+def problem_of(
+    texts: dict[str, dict[str, Any]], lang: str, title: str, text: str, status: int, **options: Any
+) -> HTMLResponse:
+    """``problem`` with its title and text (keys of a page's TEXT table) in the page's language and the other."""
+    other = texts["en" if lang == "km" else "km"]
+    t = texts[lang]
+    return problem(t[title], t[text], status, lang, other=(other[title], other[text]), **options)
 
 
 def redirect(url: str) -> RedirectResponse:
