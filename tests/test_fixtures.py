@@ -230,3 +230,18 @@ def test_a_large_seed_takes_the_bulk_path_across_batches_and_reseeds_to_the_same
     d = ok(c.post("/customer/get_customer_detail", json={"sync_code": "BULK00003"}))
     assert [(w["currency"], w["balance"]) for w in d["walletBalances"]] == [("KHR", 1003), ("USD", 1.25)]
     assert server.cli("ledger", "verify").returncode == 0
+
+
+def test_a_reseed_opens_a_wallet_the_file_gained(server, tmp_path):
+    fx = fixture(uuid.uuid4().hex[:8])
+    server.cli("seed", write(tmp_path, fx), check=True)
+    sok = fx["merchants"][0]["customers"][1]
+    sok["wallets"].insert(0, {"name": "Riel", "currency": "KHR", "balance": 3000})
+    again = server.cli("seed", write(tmp_path, fx, "fx2.json"), check=True)
+    assert "1 funding entries" in again.stdout
+    d = ok(login(server, fx).post("/customer/get_customer_detail", json={"sync_code": "C0002"}))
+    assert [(w["name"], w["currency"], w["balance"]) for w in d["walletBalances"]] == [
+        ("Riel", "KHR", 3000),
+        ("U", "USD", 75.5),
+    ]
+    assert server.cli("ledger", "verify").returncode == 0
