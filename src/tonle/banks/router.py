@@ -5,6 +5,7 @@ transactions are addressed by their id."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -17,34 +18,35 @@ from tonle.kit.money import to_major
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
 from tonle.wire import codes, envelope
+from tonle.wire.body import Present, Text, parse
 from tonle.wire.dates import dotnet_local
 from tonle.wire.errors import speaking
 from tonle.wire.http import Body, CompatDep, Session, body_schema
-from tonle.wire.validate import Checker, required_string
 
 router = APIRouter(tags=["Bank API"], route_class=speaking(CODES))
 
 
 class InquiryRequest(BaseModel):
-    identity_code: str = Field(description="the transaction's tran_id")
+    identity_code: Annotated[str, Text(required=True, max_len=100)] = Field(description="the transaction's tran_id")
     fee_channel: str = Field(default="MERCHANT")
 
 
 class ConfirmRequest(BaseModel):
-    identity_code: str
-    payment_token: str = Field(description="from the inquiry")
-    bank_ref: str
-    bank_date: str | None = Field(default=None, description="YYYY-MM-DD")
+    # In the order the fields are checked (Bill24 lists the messages so).
+    identity_code: Annotated[str, Text(required=True, max_len=100)]
+    payment_token: Annotated[str, Text(required=True, max_len=100)] = Field(description="from the inquiry")
+    bank_ref: Annotated[str, Text(required=True, max_len=100)]
+    currency: Annotated[str, Text(required=True, max_len=10)]
+    bank_date: Annotated[str | None, Text(max_len=20)] = Field(default=None, description="YYYY-MM-DD")
+    payer_account_no: Annotated[str | None, Text(max_len=200)] = None
+    payer_account_name: Annotated[str | None, Text(max_len=200)] = None
+    payer_phone: Annotated[str | None, Text(max_len=200)] = None
+    total_amount: Annotated[Decimal, Present()]
     original_amount: Decimal | None = None
     convenience_fee_amount: Decimal | None = None
     sponsor_fee_amount: Decimal | None = None
-    total_amount: Decimal
-    currency: str
     fee_channel: str | None = None
     description: str | None = None
-    payer_account_no: str | None = None
-    payer_account_name: str | None = None
-    payer_phone: str | None = None
 
 
 async def _parties(session: Session, tran: Transaction) -> tuple[Merchant | None, Customer | None]:
@@ -60,7 +62,8 @@ async def _parties(session: Session, tran: Transaction) -> tuple[Merchant | None
 )
 @router.post("/payment/v4/inquiry", include_in_schema=False)
 async def inquiry(bank: CurrentBank, session: Session, body: Body, compat: CompatDep):
-    tran, token = await banks.inquire(session, bank, required_string(body, "identity_code", max_len=100))
+    req = parse(InquiryRequest, body)
+    tran, token = await banks.inquire(session, bank, req.identity_code)
     merchant, customer = await _parties(session, tran)
     fee_channel = body.get("fee_channel") if isinstance(body.get("fee_channel"), str) else "MERCHANT"
     cur = tran.currency
@@ -103,28 +106,22 @@ async def inquiry(bank: CurrentBank, session: Session, body: Body, compat: Compa
 )
 @router.post("/payment/v2/confirm", include_in_schema=False)
 async def confirm(bank: CurrentBank, session: Session, body: Body, compat: CompatDep):
-    c = Checker(body)
-    tran_id = c.string("identity_code", required=True, max_len=100)
-    token = c.string("payment_token", required=True, max_len=100)
-    bank_ref = c.string("bank_ref", required=True, max_len=100)
-    currency = c.string("currency", required=True, max_len=10)
-    bank_date = c.string("bank_date", max_len=20) or ""
-    payer = {k: c.string(k, max_len=200) or "" for k in ("payer_account_no", "payer_account_name", "payer_phone")}
-    if body.get("total_amount") is None:
-        c.fail(("Please provide [total_amount].", "សូមផ្តល់ [total_amount]។"))
-    c.done()
-    assert tran_id and token and bank_ref and currency
+    req = parse(ConfirmRequest, body)
     tran, repeat = await banks.confirm(
         session,
         bank,
-        tran_id=tran_id,
-        payment_token=token,
-        bank_ref=bank_ref,
-        currency=currency,
-        total_amount=body.get("total_amount"),
+        tran_id=req.identity_code,
+        payment_token=req.payment_token,
+        bank_ref=req.bank_ref,
+        currency=req.currency,
+        total_amount=req.total_amount,
         original_amount=body.get("original_amount"),
-        bank_date=bank_date,
-        payer=payer,
+        bank_date=req.bank_date or "",
+        payer={
+            "payer_account_no": req.payer_account_no or "",
+            "payer_account_name": req.payer_account_name or "",
+            "payer_phone": req.payer_phone or "",
+        },
     )
     data = {
         "tran_id": tran.id,

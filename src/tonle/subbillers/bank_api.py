@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -11,18 +13,20 @@ from tonle.subbillers import service as subbillers
 from tonle.subbillers.codes import CODES
 from tonle.subbillers.models import Payout, SettlementLink
 from tonle.wire import codes, envelope
+from tonle.wire.body import Text, parse
 from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, body_schema
-from tonle.wire.validate import Checker
 
 router = APIRouter(tags=["Bank API"], route_class=speaking(CODES))
 
 
 class PayoutResultRequest(BaseModel):
-    payout_id: str
-    status: str = Field(description="paid or failed")
-    bank_ref: str | None = None
-    reason: str | None = Field(default=None, description="why it failed")
+    payout_id: Annotated[str, Text(required=True, max_len=36)]
+    status: Annotated[str, Text(required=True, max_len=10, choices=("paid", "failed"))] = Field(
+        description="paid or failed"
+    )
+    bank_ref: Annotated[str | None, Text(max_len=100)] = None
+    reason: Annotated[str | None, Text(max_len=255)] = Field(default=None, description="why it failed")
 
 
 @router.post(
@@ -31,15 +35,8 @@ class PayoutResultRequest(BaseModel):
     openapi_extra=body_schema(PayoutResultRequest),
 )
 async def payout_result(bank: CurrentBank, session: Session, body: Body, compat: CompatDep):
-    c = Checker(body)
-    payout_id = c.string("payout_id", required=True, max_len=36)
-    status = c.string("status", required=True, max_len=10)
-    bank_ref = c.string("bank_ref", max_len=100) or ""
-    reason = c.string("reason", max_len=255) or ""
-    if status is not None and status not in ("paid", "failed"):
-        c.fail(("[status] must be paid or failed.", "[status] ត្រូវតែជា paid ឬ failed។"))
-    c.done()
-    assert payout_id and status
+    req = parse(PayoutResultRequest, body)
+    payout_id, status, bank_ref, reason = req.payout_id, req.status, req.bank_ref or "", req.reason or ""
     payout = await session.get(Payout, payout_id)
     link = await session.get(SettlementLink, payout.link_id) if payout else None
     if payout is None or link is None or link.bank_code != bank.code:
