@@ -46,6 +46,7 @@ def test_the_sdk_room_hears_the_payment(server, transports):
             refused = await sio.call("joinRoom", "KHQR-NOPE", timeout=10)
             assert refused["ok"] is False
             assert (await sio.call("joinRoom", "lobby", timeout=10))["ok"] is False
+            assert (await sio.call("joinRoom", "KHQR-\x00", timeout=10))["ok"] is False  # never a database error
             await asyncio.sleep(1.5)
             assert heard == []  # nothing is paid yet
             await asyncio.to_thread(shop.pay, tran_id, 7000)

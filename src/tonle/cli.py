@@ -541,7 +541,7 @@ def _plain_help() -> None:
 def _one_line(exc: BaseException) -> str:
     from pydantic import ValidationError
 
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError) and exc.title == "Settings":
         problems = []
         for e in exc.errors():
             field = ".".join(str(p) for p in e.get("loc", ())) or "settings"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ ROOM_PREFIX = "KHQR-"
 # A client guessing transaction ids is cut off: each refused join costs a look-up.
 MAX_REFUSED_JOINS = 5
 MAX_ROOMS_PER_CLIENT = 20
+_ROOM = re.compile(r"KHQR-[A-Za-z0-9_-]{1,64}")  # ids and tran_nos; anything else never reaches the database
 
 
 class Live:
@@ -55,7 +57,7 @@ class Live:
 
     async def _join(self, sid: str, data: object) -> dict[str, object]:
         room = data.get("room") if isinstance(data, dict) else data
-        if not isinstance(room, str) or not room.startswith(ROOM_PREFIX) or len(room) > 100:
+        if not isinstance(room, str) or not _ROOM.fullmatch(room):
             return await self._refuse(sid, "room must be KHQR-<tran_no> or KHQR-<tran_id>")
         if len(self.sio.rooms(sid)) > MAX_ROOMS_PER_CLIENT:
             return await self._refuse(sid, "too many rooms")
