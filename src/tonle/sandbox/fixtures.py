@@ -294,23 +294,8 @@ async def _seed_new_customers(
         for fx_wallet, (_, account) in zip(c.wallets, opened, strict=True):
             if not fx_wallet.balance_minor:
                 continue
-            cur = fx_wallet.currency
-            if cur not in funding:
-                funding[cur] = await ledger.open_account(
-                    session,
-                    merchant_id=merchant.id,
-                    kind=ledger.AccountKind.sandbox_funding,
-                    currency=cur,
-                    allow_negative=True,
-                )
-            amount = fx_wallet.balance_minor
             entries.append(
-                ledger.NewEntry(
-                    merchant.id,
-                    "sandbox_funding",
-                    [ledger.Leg(funding[cur], -amount), ledger.Leg(account, amount)],
-                    memo=f"seed {c.sync_code} {cur}",
-                )
+                await _funding_entry(session, merchant, funding, c.sync_code, account, fx_wallet.balance_minor)
             )
     await ledger.post_many(session, entries)
     report.customers += len(batch)
@@ -395,7 +380,12 @@ def _chunks(items: list[Any]) -> Any:
         yield items[start : start + ledger.BULK_CHUNK]
 
 
-async def _funding(session: AsyncSession, merchant: Merchant, cache: dict[str, Account], currency: str) -> Account:
+async def _funding_entry(
+    session: AsyncSession, merchant: Merchant, cache: dict[str, Account], sync_code: str, wallet: Account, amount: int
+) -> ledger.NewEntry:
+    """The entry that moves ``amount`` from the merchant's sandbox funding account (opened once per currency, kept in
+    ``cache``) to a seeded wallet: a negative amount takes money back."""
+    currency = wallet.currency
     if currency not in cache:
         cache[currency] = await ledger.open_account(
             session,
@@ -404,7 +394,12 @@ async def _funding(session: AsyncSession, merchant: Merchant, cache: dict[str, A
             currency=currency,
             allow_negative=True,
         )
-    return cache[currency]
+    return ledger.NewEntry(
+        merchant.id,
+        "sandbox_funding",
+        [ledger.Leg(cache[currency], -amount), ledger.Leg(wallet, amount)],
+        memo=f"seed {sync_code} {currency}",
+    )
 
 
 async def _seed_known_customers(
@@ -453,15 +448,7 @@ async def _seed_known_customers(
             wallet.name = w.name
             diff = w.balance_minor - account.balance
             if diff:
-                source = await _funding(session, merchant, funding, w.currency)
-                entries.append(
-                    ledger.NewEntry(
-                        merchant.id,
-                        "sandbox_funding",
-                        [ledger.Leg(source, -diff), ledger.Leg(account, diff)],
-                        memo=f"seed {c.sync_code} {w.currency}",
-                    )
-                )
+                entries.append(await _funding_entry(session, merchant, funding, c.sync_code, account, diff))
     await session.flush()
     await ledger.post_many(session, entries)
     report.customers += len(batch)
