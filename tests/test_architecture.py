@@ -155,9 +155,8 @@ def _module_imports(path: Path) -> set[str]:
     return found
 
 
-# Edge layers that answer in Bill24's words themselves: the Idempotency-Key layer, and the bearer-token checks
-# (a 401 is not a business refusal).
-SPEAKS_WIRE = {"idempotency/service.py": "the Idempotency-Key layer", "merchants/service.py": "AuthError only"}
+# The one edge layer that answers in Bill24's words itself: it replays an answer as it was given.
+SPEAKS_WIRE = {"idempotency/service.py": "the Idempotency-Key layer"}
 
 
 def test_services_raise_domain_errors_not_bill24_codes():
@@ -167,9 +166,7 @@ def test_services_raise_domain_errors_not_bill24_codes():
     for path in services:
         rel = str(path.relative_to(SRC))
         wire = sorted(m for m in _module_imports(path) if m.startswith(("tonle.wire.codes", "tonle.wire.errors")))
-        if rel == "merchants/service.py":
-            assert wire == ["tonle.wire.errors", "tonle.wire.errors.AuthError"], wire
-        elif rel not in SPEAKS_WIRE and wire:
+        if rel not in SPEAKS_WIRE and wire:
             offenders[rel] = wire
     assert offenders == {}
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tonle.banks import service as banks
 from tonle.banks.auth import CurrentBank
@@ -18,7 +18,7 @@ from tonle.kit.money import to_major
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
 from tonle.wire import codes, envelope
-from tonle.wire.body import Present, Text, parse
+from tonle.wire.body import Present, Text, WireBody, parse
 from tonle.wire.dates import dotnet_local
 from tonle.wire.errors import speaking
 from tonle.wire.http import Body, CompatDep, Session, body_schema
@@ -26,12 +26,12 @@ from tonle.wire.http import Body, CompatDep, Session, body_schema
 router = APIRouter(tags=["Bank API"], route_class=speaking(CODES))
 
 
-class InquiryRequest(BaseModel):
+class InquiryRequest(WireBody):
     identity_code: Annotated[str, Text(required=True, max_len=100)] = Field(description="the transaction's tran_id")
     fee_channel: str = Field(default="MERCHANT")
 
 
-class ConfirmRequest(BaseModel):
+class ConfirmRequest(WireBody):
     # In the order the fields are checked (Bill24 lists the messages so).
     identity_code: Annotated[str, Text(required=True, max_len=100)]
     payment_token: Annotated[str, Text(required=True, max_len=100)] = Field(description="from the inquiry")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -15,16 +15,17 @@ from tonle.checkout import codes as product
 from tonle.checkout import service
 from tonle.checkout.models import Checkout
 from tonle.config import Settings
-from tonle.kit.money import CURRENCIES, AmountError, display, to_major, to_minor
+from tonle.kit.money import CURRENCIES, display, to_major
 from tonle.merchants import ratelimit
 from tonle.merchants.auth import CheckoutMerchant
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction, effective_status
 from tonle.wire import envelope
+from tonle.wire.body import Amount, Custom, Each, Pass, Text, Url, WireBody, parse
 from tonle.wire.dates import dotnet_local
 from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
-from tonle.wire.validate import Checker, amount_message
+from tonle.wire.validate import provide
 
 router = APIRouter(tags=["Checkout / KHQR"], route_class=speaking(product.CODES))
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -44,53 +45,102 @@ def snake(body: Any) -> Any:
     return body
 
 
-class CustomerLine(BaseModel):
+class CustomerLine(WireBody):
     branch_code: str | None = None
     branch_name: str | None = None
     customer_code: str | None = None
     customer_name: str | None = None
     customer_name_latin: str | None = None
     bill_no: str | None = None
-    amount: Decimal = Field(description="this line's amount; the lines add up to `amount`")
+    amount: Annotated[Decimal, Amount(required=True)] = Field(
+        description="this line's amount; the lines add up to `amount`"
+    )
 
 
-class InitRequest(BaseModel):
-    identity_code: str = Field(description="the merchant's reference; one pending-or-paid transaction per code")
-    currency: str = Field(description="KHR or USD")
-    amount: Decimal = Field(description="> 0; KHR whole, USD at most 2 decimals")
-    purpose_of_transaction: str | None = None
-    device_code: str | None = None
-    description: str | None = None
-    language: str | None = Field(default="km", description="km or en: the checkout page's language")
-    cancel_url: str | None = None
-    redirect_url: str | None = None
-    channel_code: str | None = None
-    user_ref: str | None = None
-    customers: list[CustomerLine] | None = Field(default=None, description="checkout flavour; absent: KHQR flavour")
-    customer_code: str | None = None
-    customer_name: str | None = None
-    customer_phone: str | None = None
-    customer_email: str | None = None
+_CURRENCY = Text(required=True, max_len=10, fold="upper", choices=CURRENCIES)
+_LINE_KEYS = ("branch_code", "branch_name", "customer_code", "customer_name", "customer_name_latin", "bill_no")
 
 
-class VerifyRequest(BaseModel):
-    identity_code: str | None = None
-    purpose_of_transaction: str | None = None
-    tran_id: str | None = None
-    bank_ref: str | None = None
+class InitRequest(WireBody):
+    """Fields in the order their problems are named (camelCase keys are read as snake_case)."""
+
+    identity_code: Annotated[str, Text(required=True, max_len=100)] = Field(
+        description="the merchant's reference; one pending-or-paid transaction per code"
+    )
+    currency: Annotated[str, _CURRENCY] = Field(description="KHR or USD (lower case is accepted)")
+    amount: Annotated[Decimal, Amount(required=True, positive=True)] = Field(
+        description="> 0; KHR whole, USD at most 2 decimals"
+    )
+    language: Annotated[
+        str | None, Text(max_len=5, fold="lower", choices=("km", "en", "kh"), shown=("km", "en"), default="km")
+    ] = Field(default="km", description="km or en (kh reads as km): the checkout page's language")
+    purpose_of_transaction: Annotated[str | None, Text()] = None
+    device_code: Annotated[str | None, Text(max_len=100)] = None
+    channel_code: Annotated[str | None, Text(max_len=50)] = None
+    user_ref: Annotated[str | None, Text(max_len=100)] = None
+    description: Annotated[str | None, Text(max_len=2000)] = None
+    cancel_url: Annotated[str | None, Url()] = None
+    redirect_url: Annotated[str | None, Url()] = None
+    customer_code: Annotated[str | None, Text(max_len=100)] = None
+    customer_name: Annotated[str | None, Text()] = None
+    customer_phone: Annotated[str | None, Text(max_len=50)] = None
+    customer_email: Annotated[str | None, Text(max_len=254)] = None
+    customers: Annotated[list[CustomerLine] | None, Each(CustomerLine)] = Field(
+        default=None, description="checkout flavour; absent: KHQR flavour"
+    )
+
+    @classmethod
+    def refine(cls, p: Pass) -> None:
+        v = p.values
+        lines, currency, amount = v["customers"], v["currency"], v["amount"]
+        if p.c.messages or not lines or not currency or amount is None:
+            return
+        total = sum(line.amount or 0 for line in lines)
+        if total != amount:
+            x = to_major(total, currency)
+            p.fail((f"The [amount] field must be equal to {x}.", f"[amount] គួរតែមានតម្លៃស្មើនឹង {x}។"))
 
 
-class LegacyInitRequest(BaseModel):
-    reference_id: str
-    amount: str = Field(description="a number or a decimal string")
-    currency: str
-    description: str | None = None
-    language: str | None = None
-    confirm_url: str | None = Field(default=None, description="or callback_url: where the browser returns")
-    cancel_url: str | None = None
+class VerifyRequest(WireBody):
+    """Any one of the keys finds the transaction."""
+
+    identity_code: Annotated[str | None, Text(max_len=100)] = None
+    purpose_of_transaction: Annotated[str | None, Text(max_len=100)] = None
+    tran_id: Annotated[str | None, Text(max_len=100)] = None
+    bank_ref: Annotated[str | None, Text(max_len=100)] = None
+
+    @classmethod
+    def refine(cls, p: Pass) -> None:
+        if not any(p.values.values()) and not p.c.messages:
+            p.fail(provide("identity_code"))
+
+
+def _return_url(p: Pass, key: str) -> str | None:
+    """``confirm_url``, or ``callback_url`` when it is missing."""
+    return Url().check(p, key) or Url().check(p, "callback_url")
+
+
+class LegacyInitRequest(WireBody):
+    reference_id: Annotated[str, Text(required=True, max_len=100)]
+    currency: Annotated[str, _CURRENCY]
+    amount: Annotated[str, Amount(required=True, positive=True)] = Field(description="a number or a decimal string")
+    confirm_url: Annotated[str | None, Custom(_return_url, also=("callback_url",))] = Field(
+        default=None, description="or callback_url: where the browser returns"
+    )
+    description: Annotated[str | None, Text(max_len=2000)] = None
+    language: Annotated[str | None, Text(max_len=5, default="km")] = Field(
+        default=None, description="its first two letters are kept"
+    )
+    cancel_url: Annotated[str | None, Url()] = None
+
+
+class LegacyVerifyRequest(WireBody):
+    tran_id: Annotated[str, Text(required=True, max_len=40)]
 
 
 class TranIdRequest(BaseModel):
+    """The SDK helpers' bodies: an id that is not a known transaction's answers not-found, whatever its type."""
+
     tran_id: str
 
 
@@ -105,92 +155,33 @@ class FavoriteRequest(BaseModel):
     is_favorite: bool
 
 
-def _url(c: Checker, key: str) -> str:
-    value = c.string(key, max_len=2000) or ""
-    if value and not value.lower().startswith(("http://", "https://")):
-        c.fail((f"[{key}] must be an http(s) URL.", f"[{key}] ត្រូវតែជា URL http(s)។"))
-    return value
-
-
-def _amount(c: Checker, raw: Any, currency: str | None, label: str = "amount") -> int | None:
-    if raw is None or raw == "":
-        c.fail((f"Please provide [{label}].", f"សូមផ្តល់ [{label}]។"))
-        return None
-    if currency is None:
-        return None
-    try:
-        minor = to_minor(raw, currency)
-    except AmountError as exc:
-        c.fail(amount_message(label, exc, currency))
-        return None
-    if minor <= 0 and label == "amount":
-        c.fail(("[amount] must be greater than 0.", "[amount] ត្រូវតែធំជាង 0។"))
-        return None
-    return minor
-
-
 def parse_init(raw: dict[str, Any]) -> service.InitInput:
     body = snake(raw)
-    c = Checker(body)
-    identity = c.string("identity_code", required=True, max_len=100)
-    currency = c.string("currency", required=True, max_len=10)
-    currency = currency.upper() if currency else None
-    if currency is not None and currency not in CURRENCIES:
-        c.fail(("[currency] must be KHR or USD.", "[currency] ត្រូវតែជា KHR ឬ USD។"))
-        currency = None
-    amount = _amount(c, body.get("amount"), currency)
-    language = (c.string("language", max_len=5) or "km").lower()
-    if language not in ("km", "en", "kh"):
-        c.fail(("[language] must be km or en.", "[language] ត្រូវតែជា km ឬ en។"))
-    inp = service.InitInput(
-        flavour="checkout" if "customers" in body else "khqr",
-        identity_code=identity or "",
-        currency=currency or "",
-        amount=amount or 0,
-        purpose=c.string("purpose_of_transaction") or "",
-        device_code=c.string("device_code", max_len=100) or "",
-        channel_code=c.string("channel_code", max_len=50) or "",
-        user_ref=c.string("user_ref", max_len=100) or "",
-        description=c.string("description", max_len=2000) or "",
+    m = parse(InitRequest, body)
+    language = m.language or "km"
+    return service.InitInput(
+        flavour="checkout" if "customers" in m.model_fields_set else "khqr",
+        identity_code=m.identity_code,
+        currency=m.currency,
+        amount=int(m.amount),
+        purpose=m.purpose_of_transaction or "",
+        device_code=m.device_code or "",
+        channel_code=m.channel_code or "",
+        user_ref=m.user_ref or "",
+        description=m.description or "",
         language="km" if language == "kh" else language,
-        cancel_url=_url(c, "cancel_url"),
-        redirect_url=_url(c, "redirect_url"),
-        customer_code=c.string("customer_code", max_len=100) or "",
-        customer_name=c.string("customer_name") or "",
-        customer_phone=c.string("customer_phone", max_len=50) or "",
-        customer_email=c.string("customer_email", max_len=254) or "",
+        cancel_url=m.cancel_url or "",
+        redirect_url=m.redirect_url or "",
+        customer_code=m.customer_code or "",
+        customer_name=m.customer_name or "",
+        customer_phone=m.customer_phone or "",
+        customer_email=m.customer_email or "",
+        # The lines are kept as sent (their amounts too): verify gives them back.
+        customers=[
+            {k: line.get(k) or "" for k in _LINE_KEYS} | {"amount": line.get("amount")}
+            for line in body.get("customers") or []
+        ],
     )
-    lines = body.get("customers")
-    if lines is not None:
-        if not isinstance(lines, list):
-            c.fail(("The [customers] field must be a list.", "[customers] ត្រូវតែជា list។"))
-            lines = []
-        total = 0
-        for i, line in enumerate(lines):
-            if not isinstance(line, dict):
-                c.fail((f"The [customers[{i}]] field must be a object.", f"[customers[{i}]] ត្រូវតែជា object។"))
-                continue
-            minor = _amount(c, line.get("amount"), currency, f"customers[{i}].amount")
-            total += minor or 0
-            inp.customers.append(
-                {
-                    k: line.get(k) or ""
-                    for k in (
-                        "branch_code",
-                        "branch_name",
-                        "customer_code",
-                        "customer_name",
-                        "customer_name_latin",
-                        "bill_no",
-                    )
-                }
-                | {"amount": line.get("amount")}
-            )
-        if not c.messages and lines and currency and amount is not None and total != amount:
-            x = to_major(total, currency)
-            c.fail((f"The [amount] field must be equal to {x}.", f"[amount] គួរតែមានតម្លៃស្មើនឹង {x}។"))
-    c.done()
-    return inp
 
 
 def _init_answer(settings: Settings, tran: Transaction, checkout: Checkout) -> dict[str, Any]:
@@ -240,14 +231,8 @@ def verify_answer(tran: Transaction, checkout: Checkout) -> dict[str, Any]:
 
 @router.post("/transaction/v2/verify", summary="Transaction Verification", openapi_extra=body_schema(VerifyRequest))
 async def verify(merchant: CheckoutMerchant, session: Session, body: Body, compat: CompatDep):
-    body = snake(body)
-    c = Checker(body)
-    keys = {
-        k: c.string(k, max_len=100) or "" for k in ("identity_code", "purpose_of_transaction", "tran_id", "bank_ref")
-    }
-    if not any(keys.values()) and not c.messages:
-        c.fail(("Please provide [identity_code].", "សូមផ្តល់ [identity_code]។"))
-    c.done()
+    req = parse(VerifyRequest, snake(body))
+    keys = {k: getattr(req, k) or "" for k in ("identity_code", "purpose_of_transaction", "tran_id", "bank_ref")}
     found = await service.find(session, merchant.id, keys)
     if found is None:
         raise TonleError(product.NOT_FOUND)
@@ -260,37 +245,29 @@ async def verify(merchant: CheckoutMerchant, session: Session, body: Body, compa
 async def legacy_init(
     merchant: CheckoutMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
 ):
-    c = Checker(body)
-    reference = c.string("reference_id", required=True, max_len=100)
-    currency = (c.string("currency", required=True, max_len=10) or "").upper() or None
-    if currency is not None and currency not in CURRENCIES:
-        c.fail(("[currency] must be KHR or USD.", "[currency] ត្រូវតែជា KHR ឬ USD។"))
-        currency = None
-    amount = _amount(c, body.get("amount"), currency)
-    confirm = _url(c, "confirm_url") or _url(c, "callback_url")
+    req = parse(LegacyInitRequest, body)
     inp = service.InitInput(
         flavour="legacy",
-        identity_code=reference or "",
-        currency=currency or "",
-        amount=amount or 0,
-        description=c.string("description", max_len=2000) or "",
-        language=(c.string("language", max_len=5) or "km")[:2],
-        cancel_url=_url(c, "cancel_url"),
-        redirect_url=confirm,
+        identity_code=req.reference_id,
+        currency=req.currency,
+        amount=int(req.amount),
+        description=req.description or "",
+        language=(req.language or "km")[:2],
+        cancel_url=req.cancel_url or "",
+        redirect_url=req.confirm_url or "",
     )
-    c.done()
     tran, _checkout = await service.init(session, settings, merchant, inp)
     return envelope.product(
         product.INIT_OK, {"payment_url": f"{settings.issuer}/checkout/{tran.id}", "tran_id": tran.id}, compat
     )
 
 
-@router.post("/transaction/verify", summary="Legacy Checkout API v1: verify", openapi_extra=body_schema(TranIdRequest))
+@router.post(
+    "/transaction/verify", summary="Legacy Checkout API v1: verify", openapi_extra=body_schema(LegacyVerifyRequest)
+)
 async def legacy_verify(merchant: CheckoutMerchant, session: Session, body: Body, compat: CompatDep):
-    c = Checker(body)
-    tran_id = c.string("tran_id", required=True, max_len=40)
-    c.done()
-    found = await service.find(session, merchant.id, {"tran_id": tran_id or ""})
+    tran_id = parse(LegacyVerifyRequest, body).tran_id
+    found = await service.find(session, merchant.id, {"tran_id": tran_id})
     if found is None:
         raise TonleError(product.NOT_FOUND)
     tran, checkout = found

@@ -1,51 +1,76 @@
-"""Wire shapes of the customer endpoints: how requests are read (with Bill24's validation texts) and what the
-answers look like. These models document the wire; parsing is done by the functions below."""
+"""Wire shapes of the customer endpoints: the request models (which parse the bodies, with Bill24's validation
+texts) and what the answers look like."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tonle.kit.money import CURRENCIES
+from tonle.wire.body import Custom, Each, Email, Pass, Text, WireBody, parse
 from tonle.wire.http import WireAmount
-from tonle.wire.validate import EMAIL_RE, Checker, provide, wrong_type
+from tonle.wire.validate import provide
 
-# Documented constraints (the parsers below enforce them, with Bill24's texts): a required string is not blank.
-NOT_BLANK = r"\S"
-
-
-class WalletIn(BaseModel):
-    name: str = Field(pattern=NOT_BLANK, description="wallet display name; required when a wallet is given")
-    currency: Literal["KHR", "USD"] = Field(description="lower case is accepted")
+PROFILE = ("name_kh", "phone", "email")
 
 
-class CreateCustomerRequest(BaseModel):
-    sync_code: str = Field(
-        max_length=50, pattern=NOT_BLANK, description="the customer's code on the biller side, unique per biller"
+class WalletIn(WireBody):
+    name: Annotated[str, Text(required=True)] = Field(
+        description="wallet display name; required when a wallet is given"
     )
-    name: str = Field(pattern=NOT_BLANK)
-    name_kh: str | None = Field(default=None, max_length=255)
-    phone: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=255, pattern=EMAIL_RE.pattern)
-    wallet: list[WalletIn] = Field(default_factory=list, max_length=2, description="at most one wallet per currency")
+    currency: Annotated[Literal["KHR", "USD"], Text(required=True, max_len=10, fold="upper", choices=CURRENCIES)] = (
+        Field(description="lower case is accepted")
+    )
 
 
-class UpdateCustomerRequest(BaseModel):
-    sync_code: str = Field(max_length=50, pattern=NOT_BLANK, description="selects the customer; cannot be changed")
-    name: str | None = Field(default=None, pattern=NOT_BLANK, description="omitted: kept")
-    name_kh: str | None = Field(default=None, max_length=255, description='omitted: kept; null or "": cleared')
-    phone: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=255, pattern=EMAIL_RE.pattern)
-    wallet: list[WalletIn] | None = Field(
+SyncCode = Text(required=True, max_len=50, unit="digits")
+
+
+class CreateCustomerRequest(WireBody):
+    sync_code: Annotated[str, SyncCode] = Field(description="the customer's code on the biller side, unique per biller")
+    name: Annotated[str, Text(required=True)]
+    name_kh: Annotated[str | None, Text(max_len=255)] = None
+    phone: Annotated[str | None, Text(max_len=100)] = None
+    email: Annotated[str | None, Email()] = None
+    wallet: Annotated[list[WalletIn], Each(WalletIn)] = Field(
+        default_factory=list, max_length=2, description="at most one wallet per currency"
+    )
+
+
+class UpdateCustomerRequest(WireBody):
+    # An absent key keeps its value; "name" may be omitted but not emptied.
+    sync_code: Annotated[str, SyncCode] = Field(description="selects the customer; cannot be changed")
+    name: Annotated[str | None, Text(required=True, only_if_sent=True)] = Field(
+        default=None, description="omitted: kept"
+    )
+    name_kh: Annotated[str | None, Text(max_len=255, only_if_sent=True)] = Field(
+        default=None, description='omitted: kept; null or "": cleared'
+    )
+    phone: Annotated[str | None, Text(max_len=100, only_if_sent=True)] = None
+    email: Annotated[str | None, Email(only_if_sent=True)] = None
+    wallet: Annotated[list[WalletIn] | None, Each(WalletIn)] = Field(
         default=None, description="Tonle extension: opens wallets in currencies the customer does not have yet"
     )
 
 
-class SyncCodeRequest(BaseModel):
-    sync_code: str = Field(
-        max_length=50, pattern=NOT_BLANK, description="the customer's sync code (`customer_sync_code` is accepted too)"
+def _sync_code(p: Pass, key: str) -> str | None:
+    """get_customer_detail and delete read ``sync_code``; the live server names it ``customer_sync_code`` when it
+    is missing, so that key is accepted too."""
+    other = "customer_sync_code"
+    used = key if p.src.get(key) is not None or other not in p.src else other
+    value = p.c.string(used, max_len=50, unit="digits", source=p.src)
+    if value is None and not p.c.messages:
+        p.fail(provide(other))
+    return value
+
+
+class SyncCodeRequest(WireBody):
+    sync_code: Annotated[str, Custom(_sync_code, also=("customer_sync_code",))] = Field(
+        max_length=50,
+        pattern=r"\S",
+        description="the customer's sync code (`customer_sync_code` is accepted too)",
     )
 
 
@@ -108,69 +133,23 @@ class CustomerInput:
     wallets: list[NewWallet] = field(default_factory=list)
 
 
-def _wallets(c: Checker, raw: Any) -> list[NewWallet]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        c.fail(wrong_type("wallet", "list"))
-        return []
-    wallets = []
-    for i, item in enumerate(raw):
-        label = f"wallet[{i}]"
-        if not isinstance(item, dict):
-            c.fail(wrong_type(label, "object"))
-            continue
-        name = c.string("name", required=True, label=f"{label}.name", source=item)
-        currency = c.string("currency", required=True, max_len=10, label=f"{label}.currency", source=item)
-        if currency is not None and currency.upper() not in CURRENCIES:
-            c.fail((f"[{label}.currency] must be KHR or USD.", f"[{label}.currency] ត្រូវតែជា KHR ឬ USD។"))
-            continue
-        if name is not None and currency is not None:
-            wallets.append(NewWallet(name=name, currency=currency.upper()))
-    return wallets
-
-
-def _profile(c: Checker, body: dict[str, Any], keep_absent: bool) -> dict[str, str | None]:
-    fields: dict[str, str | None] = {}
-    for key in ("name_kh", "phone"):
-        if key in body or not keep_absent:
-            fields[key] = c.string(key, max_len=100 if key == "phone" else 255)
-    if "email" in body or not keep_absent:
-        fields["email"] = c.email("email")
-    return fields
+def _input(m: CreateCustomerRequest | UpdateCustomerRequest, profile: tuple[str, ...]) -> CustomerInput:
+    return CustomerInput(
+        sync_code=m.sync_code,
+        name=m.name,
+        fields={k: getattr(m, k) for k in profile},
+        wallets=[NewWallet(name=w.name, currency=w.currency) for w in m.wallet or []],
+    )
 
 
 def parse_create(body: dict[str, Any]) -> CustomerInput:
-    c = Checker(body)
-    sync_code = c.string("sync_code", required=True, max_len=50, unit="digits")
-    name = c.string("name", required=True)
-    fields = _profile(c, body, keep_absent=False)
-    wallets = _wallets(c, body.get("wallet"))
-    c.done()
-    assert sync_code is not None and name is not None
-    return CustomerInput(sync_code=sync_code, name=name, fields=fields, wallets=wallets)
+    return _input(parse(CreateCustomerRequest, body), PROFILE)
 
 
 def parse_update(body: dict[str, Any]) -> CustomerInput:
-    c = Checker(body)
-    sync_code = c.string("sync_code", required=True, max_len=50, unit="digits")
-    # Absent keys keep their value; "name" may be omitted but not emptied.
-    name = c.string("name", required="name" in body)
-    fields = _profile(c, body, keep_absent=True)
-    wallets = _wallets(c, body.get("wallet"))
-    c.done()
-    assert sync_code is not None
-    return CustomerInput(sync_code=sync_code, name=name, fields=fields, wallets=wallets)
+    m = parse(UpdateCustomerRequest, body)
+    return _input(m, tuple(k for k in PROFILE if k in m.model_fields_set))
 
 
 def parse_sync_code(body: dict[str, Any]) -> str:
-    """get_customer_detail and delete read ``sync_code``; the live server names it ``customer_sync_code`` when it
-    is missing, so that key is accepted too."""
-    c = Checker(body)
-    key = "sync_code" if body.get("sync_code") is not None or "customer_sync_code" not in body else "customer_sync_code"
-    value = c.string(key, max_len=50, unit="digits")
-    if value is None and not c.messages:
-        c.fail(provide("customer_sync_code"))
-    c.done()
-    assert value is not None
-    return value
+    return parse(SyncCodeRequest, body).sync_code

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tonle.kit import crypto
 from tonle.merchants import ratelimit
 from tonle.merchants.models import Merchant
-from tonle.merchants.service import decode_access_token
+from tonle.merchants.service import TokenRefused, decode_access_token
 from tonle.wire.errors import AuthError
 from tonle.wire.http import Session
 
@@ -32,7 +32,10 @@ async def current_merchant(request: Request, session: Session, _doc: object = De
 
 
 async def _from_jwt(request: Request, session: Session, token: str) -> Merchant:
-    claims = decode_access_token(request.app.state.settings, token)
+    try:
+        claims = decode_access_token(request.app.state.settings, token)
+    except TokenRefused as exc:
+        raise AuthError(str(exc)) from None
     merchant = await session.get(Merchant, str(claims["sub"]))
     if merchant is None or not merchant.active:
         raise AuthError("Invalid token")

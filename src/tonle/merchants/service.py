@@ -19,7 +19,6 @@ from tonle.kit.clock import clock, epoch
 from tonle.kit.domain import DomainError
 from tonle.kit.signing import new_secret
 from tonle.merchants.models import Merchant, RefreshToken
-from tonle.wire.errors import AuthError  # the bearer token checks answer 401 themselves (the auth dependency)
 
 JWT_ALG = "HS256"
 AUDIENCE = "tonle-merchant-api"
@@ -193,6 +192,10 @@ _VERIFIED: dict[tuple[str, str], dict[str, object]] = {}
 _VERIFIED_MAX = 10_000
 
 
+class TokenRefused(DomainError):
+    """A bearer token that is not a valid, unexpired access token of this gateway (the auth dependency's 401)."""
+
+
 def decode_access_token(settings: Settings, token: str) -> dict[str, object]:
     key = settings.signing_key
     claims = _VERIFIED.get((key, token))
@@ -202,7 +205,7 @@ def decode_access_token(settings: Settings, token: str) -> dict[str, object]:
             _VERIFIED.clear()
         _VERIFIED[(key, token)] = claims
     if claims["exp"] <= epoch(clock.now()):  # type: ignore[operator]
-        raise AuthError("Token expired")
+        raise TokenRefused("Token expired")
     return claims
 
 
@@ -217,7 +220,7 @@ def _verify_access_token(key: str, token: str) -> dict[str, object]:
             options={"require": ["exp", "iat", "sub", "aud"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.InvalidTokenError as exc:
-        raise AuthError("Invalid token") from exc
+        raise TokenRefused("Invalid token") from exc
     if claims.get("typ") != "access" or not isinstance(claims.get("exp"), int):
-        raise AuthError("Invalid token")
+        raise TokenRefused("Invalid token")
     return claims

@@ -10,7 +10,6 @@ from tonle.customers import repository as customers
 from tonle.customers.models import Customer
 from tonle.customers.router import wallet_balance_out
 from tonle.idempotency.service import idempotent
-from tonle.kit.clock import local_to_utc
 from tonle.kit.money import display, to_major
 from tonle.merchants.auth import CurrentMerchant
 from tonle.merchants.models import Merchant
@@ -19,10 +18,10 @@ from tonle.payments import repository as repo
 from tonle.payments import schemas, service
 from tonle.transactions.models import Transaction, effective_status
 from tonle.wire import codes, envelope
-from tonle.wire.dates import DOTNET_ZERO, dotnet, dotnet_local, parse_wire_date
+from tonle.wire.body import parse
+from tonle.wire.dates import DOTNET_ZERO, dotnet, dotnet_local
 from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
-from tonle.wire.validate import Checker
 
 router = APIRouter(tags=["Payments"], route_class=speaking(product.CODES))
 
@@ -36,7 +35,6 @@ async def customer_or_311(session: AsyncSession, merchant: Merchant, sync_code: 
 
 
 MAX_PAGE_SIZE = 100
-INT32_MAX = 2**31 - 1
 
 
 def by_merchant(kwargs: dict[str, Any]) -> str:
@@ -94,41 +92,18 @@ async def get_wallet_balance(
 async def get_wallet_histories(
     request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
 ):
-    c = Checker(body)
-    sync_code = c.string("customer_sync_code", required=True, max_len=50, unit="digits")
-    wallet_id = c.string("wallet_id", max_len=36)
-    tran_type = c.string("tran_type", max_len=40)
-    bounds = []
-    for key in ("d1", "d2"):
-        raw = c.string(key, max_len=40)
-        parsed = parse_wire_date(raw) if raw else None
-        if raw and parsed is None:
-            c.fail((f"[{key}] is not a valid date.", f"[{key}] មិនមែនជាកាលបរិច្ឆេទត្រឹមត្រូវទេ។"))
-        bounds.append(local_to_utc(parsed) if parsed else None)
-    page = body.get("pagination") or {}
-    if not isinstance(page, dict):
-        c.fail(("The [pagination] field must be a object.", "[pagination] ត្រូវតែជា object។"))
-        page = {}
-    index, size = page.get("page_index", 1), page.get("page_size", 30)
-    for key, value in (("page_index", index), ("page_size", size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            c.fail(
-                (f"[pagination.{key}] must be a whole number of at least 1.", f"[pagination.{key}] ត្រូវតែជាចំនួនគត់ ≥ 1។")
-            )
-        elif value > INT32_MAX:  # the live server binds an Int32; a bigger page would overflow the query's offset
-            c.fail((f"[pagination.{key}] is out of range.", f"[pagination.{key}] លើសដែនកំណត់។"))
-    c.done()
-    assert sync_code is not None
-    customer = await customer_or_311(session, merchant, sync_code, None)
-    size = min(size, MAX_PAGE_SIZE)
+    req = parse(schemas.WalletHistoryRequest, body)
+    customer = await customer_or_311(session, merchant, req.customer_sync_code, None)
+    page = req.pagination or schemas.Pagination()
+    index, size = page.page_index, min(page.page_size, MAX_PAGE_SIZE)
     result = await service.wallet_history(
         session,
         merchant,
         customer,
-        wallet_id=wallet_id,
-        tran_type=tran_type,
-        since=bounds[0],
-        until=bounds[1],
+        wallet_id=req.wallet_id,
+        tran_type=req.tran_type,
+        since=req.d1,
+        until=req.d2,
         page_index=index,
         page_size=size,
     )

@@ -10,18 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tonle.config import Compat
-from tonle.kit.money import CURRENCIES, AmountError, to_major, to_minor
+from tonle.kit.money import CURRENCIES, to_major
 from tonle.payments.hashing import amount_text
 from tonle.wire import codes
+from tonle.wire.body import Amount, Custom, Date, Each, Pass, Text, WireBody, parse
 from tonle.wire.dates import parse_wire_date
 from tonle.wire.errors import MissedField, TonleError
 from tonle.wire.http import WIRE_DATE_PATTERN, WireAmount
-from tonle.wire.validate import Checker, amount_message, provide, required_string, too_long
+from tonle.wire.validate import provide, too_long, wrong_type
 
 DUE_DATE_RULE = ("MsgDueDateMustBeGreaterThanCurrentDate", "MsgDueDateMustBeGreaterThanCurrentDate")
 _NET_TYPES = {"str": "System.String", "num": "System.Decimal", "int": "System.Int32", "date": "System.DateTime"}
@@ -30,67 +31,150 @@ _NET_TYPES = {"str": "System.String", "num": "System.Decimal", "int": "System.In
 # ---------------------------------------------------------------- OpenAPI documentation models
 
 
-class DetailIn(BaseModel):
-    item_name: str | None = Field(default=None, description="`item_mame` (the docs' typo) is accepted too")
-    description: str | None = None
-    quantity: int | None = None
-    price: WireAmount | None = None
-    amount: WireAmount | None = Field(default=None, description="line total; Σ amounts must equal total_amount")
-    tax_amount: WireAmount | None = None
-    tax_name: str | None = None
+def _quantity(p: Pass, key: str) -> int:
+    quantity = p.src.get(key) or 0  # binding has made it an integer
+    if quantity < 0 or quantity > 10**9:
+        name = p.name(key)
+        p.fail((f"[{name}] is out of range.", f"[{name}] លើសដែនកំណត់។"))
+    return quantity
 
 
-class SettleRequest(BaseModel):
-    ref_id: str = Field(
-        min_length=1, max_length=100, description="bill reference, unique per merchant (a repeat answers 327)"
+def _due_date(p: Pass, key: str) -> Any:
+    raw = p.src.get(key)
+    if raw is None or not str(raw).strip():
+        p.fail(provide(key))
+        p.fail(DUE_DATE_RULE)
+        return None
+    return raw
+
+
+def _informational(p: Pass, key: str) -> str:
+    """An informational KHR field, kept as given (a string, or a number's digits), at most 50 characters."""
+    value = p.src.get(key)
+    if value is None:
+        return ""
+    text = amount_text(value) if isinstance(value, Decimal | int) and not isinstance(value, bool) else str(value)
+    if len(text) > 50:  # refused rather than cut: what is stored is what was sent
+        p.fail(too_long(key, 50))
+    return text
+
+
+class DetailIn(WireBody):
+    item_name: Annotated[str | None, Text(label="item_name", alias="item_mame", alias_on_blank=False)] = Field(
+        default=None, description="`item_mame` (the docs' typo) is accepted too"
     )
-    date: str = Field(
-        max_length=40,
+    description: Annotated[str | None, Text(max_len=2000)] = None
+    tax_name: Annotated[str | None, Text()] = None
+    quantity: Annotated[int | None, Custom(_quantity)] = Field(default=None, ge=0, le=10**9)
+    price: Annotated[WireAmount | None, Amount()] = None
+    amount: Annotated[WireAmount | None, Amount()] = Field(
+        default=None, description="line total; Σ amounts must equal total_amount"
+    )
+    tax_amount: Annotated[WireAmount | None, Amount()] = None
+
+
+class SettleRequest(WireBody):
+    """Fields in the order the live server names their problems."""
+
+    ref_id: Annotated[str, Text(required=True, max_len=100)] = Field(
+        description="bill reference, unique per merchant (a repeat answers 327)"
+    )
+    date: Annotated[str, Text(required=True, max_len=40)] = Field(
         pattern=WIRE_DATE_PATTERN,
         description="`2025-11-06`, `2024-06-22T02:41:55.350Z` ...; the hash uses its digits as written",
     )
-    due_date: str = Field(max_length=40, pattern=WIRE_DATE_PATTERN, description="not before `date`")
-    currency: Literal["KHR", "USD"] = Field(description="the wallet in this currency pays (lower case is accepted)")
-    total_amount: WireAmount = Field(
+    due_date: Annotated[str, Custom(_due_date)] = Field(
+        max_length=40, pattern=WIRE_DATE_PATTERN, description="not before `date`"
+    )
+    currency: Annotated[Literal["KHR", "USD"], Text(required=True, max_len=10, fold="upper", choices=CURRENCIES)] = (
+        Field(description="the wallet in this currency pays (lower case is accepted)")
+    )
+    total_amount: Annotated[WireAmount, Amount(required=True)] = Field(
         description="JSON number in the currency's major unit (KHR whole, USD at most 2 decimals); 0 is accepted"
     )
-    customer_sync_code: str = Field(min_length=1, max_length=50)
-    payment_to: str = Field(
-        min_length=1, max_length=50, description="sub-biller code; `settlement_to` (older name) is accepted too"
+    customer_sync_code: Annotated[str, Text(required=True, max_len=50, unit="digits")]
+    # payment_to (current) or settlement_to (older clients); payment_to wins when both are given.
+    payment_to: Annotated[str, Text(required=True, max_len=50, label="payment_to", alias="settlement_to")] = Field(
+        description="sub-biller code; `settlement_to` (older name) is accepted too"
     )
-    hash: str = Field(
-        min_length=1,
-        max_length=200,
+    hash: Annotated[str, Text(required=True, max_len=200)] = Field(
         description="Base64(HMAC-SHA512(ref_id+yyyyMMddHHmmss(date)+currency+total_amount+customer_sync_code+payment_to))",
     )
-    total_tax: WireAmount | None = None
-    payment_method_token: str | None = Field(default=None, description="empty: the customer's wallet in `currency`")
-    description: str | None = None
-    exchange_rate_khr: str | None = Field(default=None, max_length=50)
-    total_amount_khr: str | WireAmount | None = Field(default=None, description="informational, stored as given")
-    details: list[DetailIn] | None = None
+    description: Annotated[str | None, Text(max_len=2000)] = None
+    payment_method_token: Annotated[str | None, Text(max_len=100)] = Field(
+        default=None, description="empty: the customer's wallet in `currency`"
+    )
+    total_tax: Annotated[WireAmount | None, Amount()] = None
+    details: Annotated[list[DetailIn] | None, Each(DetailIn)] = None
+    exchange_rate_khr: Annotated[str | None, Custom(_informational)] = Field(default=None, max_length=50)
+    total_amount_khr: Annotated[str | WireAmount | None, Custom(_informational)] = Field(
+        default=None, description="informational, stored as given (at most 50 characters)"
+    )
+
+    @classmethod
+    def screen(cls, body: dict[str, Any]) -> None:
+        _check_binding(body)
+
+    @classmethod
+    def refine(cls, p: Pass) -> None:
+        v = p.values
+        date = parse_wire_date(v["date"]) if v["date"] else None
+        due = v["due_date"]
+        due = parse_wire_date(due) if isinstance(due, str) else None
+        if date and due and due < date:
+            p.fail(DUE_DATE_RULE)
+        if _blank(p.src.get("ref_id")):
+            # The [Required] binding message comes before the endpoint's own.
+            p.c.messages.insert(0, ("The RefId field is required.", "The RefId field is required."))
 
 
-class CustomerSyncCodeRequest(BaseModel):
-    customer_sync_code: str = Field(min_length=1, max_length=50)
+def _blank(value: Any) -> bool:
+    return value in (None, "") or not str(value).strip()
 
 
-class ReferenceRequest(BaseModel):
-    reference: str = Field(description="the bill's ref_id (or a top-up's tran_id)")
+class CustomerSyncCodeRequest(WireBody):
+    customer_sync_code: Annotated[str, Text(required=True, max_len=50, unit="digits")]
+
+
+class ReferenceRequest(WireBody):
+    reference: Annotated[str, Text(required=True, max_len=100)] = Field(
+        description="the bill's ref_id (or a top-up's tran_id)"
+    )
+
+
+INT32_MAX = 2**31 - 1
 
 
 class Pagination(BaseModel):
-    page_index: int = Field(default=1, ge=1, le=2**31 - 1)
-    page_size: int = Field(default=30, ge=1, le=100)
+    page_index: int = Field(default=1, ge=1, le=INT32_MAX)
+    page_size: int = Field(default=30, ge=1, le=INT32_MAX, description="more than 100 reads as 100")
 
 
-class WalletHistoryRequest(BaseModel):
-    customer_sync_code: str
-    wallet_id: str | None = Field(default=None, description="empty: every wallet of the customer")
-    pagination: Pagination | None = None
-    tran_type: str | None = Field(default=None, description="wallet_payment, wallet_topup, sandbox_funding; empty: all")
-    d1: str | None = Field(default=None, description="from (inclusive), Phnom Penh time")
-    d2: str | None = Field(default=None, description="to (inclusive), Phnom Penh time")
+def _pagination(p: Pass, key: str) -> Pagination:
+    page = p.src.get(key) or {}
+    if not isinstance(page, dict):
+        p.fail(wrong_type(key, "object"))
+        page = {}
+    index, size = page.get("page_index", 1), page.get("page_size", 30)
+    for name, value in (("page_index", index), ("page_size", size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            p.fail((f"[{key}.{name}] must be a whole number of at least 1.", f"[{key}.{name}] ត្រូវតែជាចំនួនគត់ ≥ 1។"))
+        elif value > INT32_MAX:  # the live server binds an Int32; a bigger page would overflow the query's offset
+            p.fail((f"[{key}.{name}] is out of range.", f"[{key}.{name}] លើសដែនកំណត់។"))
+    return Pagination.model_construct(page_index=index, page_size=size)
+
+
+class WalletHistoryRequest(WireBody):
+    customer_sync_code: Annotated[str, Text(required=True, max_len=50, unit="digits")]
+    wallet_id: Annotated[str | None, Text(max_len=36)] = Field(
+        default=None, description="empty: every wallet of the customer"
+    )
+    tran_type: Annotated[str | None, Text(max_len=40)] = Field(
+        default=None, description="wallet_payment, wallet_topup, sandbox_funding; empty: all"
+    )
+    d1: Annotated[str | None, Date()] = Field(default=None, description="from (inclusive), Phnom Penh time")
+    d2: Annotated[str | None, Date()] = Field(default=None, description="to (inclusive), Phnom Penh time")
+    pagination: Annotated[Pagination | None, Custom(_pagination)] = None
 
 
 # ---------------------------------------------------------------- settle payment input
@@ -196,116 +280,42 @@ def _check_binding(body: dict[str, Any]) -> None:
                 raise _conversion_error(f"details[{i}].{key}", kind)
 
 
-def _text(c: Checker, key: str, value: Any) -> str:
-    """An informational KHR field, kept as given (a string, or a number's digits), at most 50 characters."""
-    if value is None:
-        return ""
-    text = amount_text(value) if isinstance(value, Decimal | int) and not isinstance(value, bool) else str(value)
-    if len(text) > 50:  # refused rather than cut: what is stored is what was sent
-        c.fail(too_long(key, 50))
-    return text
-
-
 def parse_settle(body: dict[str, Any], compat: Compat) -> SettleInput:
-    _check_binding(body)
-    binding: list[tuple[str, str]] = []
-    c = Checker(body)
-    if body.get("ref_id") in (None, "") or not str(body.get("ref_id")).strip():
-        binding.append(("The RefId field is required.", "The RefId field is required."))
-    ref_id = c.string("ref_id", required=True, max_len=100)
-    date = c.string("date", required=True, max_len=40)
-    due_raw = body.get("due_date")
-    if due_raw is None or not str(due_raw).strip():
-        c.fail(provide("due_date"))
-        c.fail(DUE_DATE_RULE)
-    currency_raw = c.string("currency", required=True, max_len=10)
-    currency = currency_raw.upper() if currency_raw else None
-    if currency is not None and currency not in CURRENCIES:
-        c.fail(("[currency] must be KHR or USD.", "[currency] ត្រូវតែជា KHR ឬ USD។"))
-        currency = None
-    total_raw = body.get("total_amount")
-    total = None
-    if total_raw is None:
-        c.fail(provide("total_amount"))
-    elif currency is not None:
-        try:
-            total = to_minor(total_raw, currency)
-        except AmountError as exc:
-            c.fail(amount_message("total_amount", exc, currency))
-    customer = c.string("customer_sync_code", required=True, max_len=50, unit="digits")
-    # payment_to (current) or settlement_to (older clients); payment_to wins when both are given.
-    pay_key = (
-        "payment_to"
-        if body.get("payment_to") not in (None, "") or body.get("settlement_to") in (None, "")
-        else "settlement_to"
-    )
-    payment_to = c.string(pay_key, required=True, max_len=50, label="payment_to")
-    signature = c.string("hash", required=True, max_len=200)
-    description = c.string("description", max_len=2000) or ""
-    token = c.string("payment_method_token", max_len=100) or ""
-    total_tax = 0
-    if body.get("total_tax") is not None and currency is not None:
-        try:
-            total_tax = to_minor(body["total_tax"], currency)
-        except AmountError as exc:
-            c.fail(amount_message("total_tax", exc, currency))
-    details = _details(c, body.get("details") or [], currency)
-
-    exchange_rate_khr = _text(c, "exchange_rate_khr", body.get("exchange_rate_khr"))
-    total_amount_khr = _text(c, "total_amount_khr", body.get("total_amount_khr"))
-    date_dt = parse_wire_date(date) if date else None
-    due_dt = parse_wire_date(due_raw) if isinstance(due_raw, str) and due_raw.strip() else None
-    if date_dt and due_dt and due_dt < date_dt:
-        c.fail(DUE_DATE_RULE)
-    messages = binding + c.messages
-    if messages:
-        raise MissedField(messages)
-    assert ref_id and date_dt and due_dt and currency and currency_raw and total is not None and customer
-    assert payment_to and signature
-    if details and sum(d.amount for d in details) != total:
-        _total_mismatch(sum(d.amount for d in details), currency, compat)
+    m = parse(SettleRequest, body)
+    date, due = parse_wire_date(m.date), parse_wire_date(m.due_date)
+    assert date and due and m.currency and m.total_amount is not None
+    details = [
+        DetailInput(
+            item_name=d.item_name or "",
+            description=d.description or "",
+            quantity=d.quantity or 0,
+            price=d.price or 0,
+            amount=d.amount or 0,
+            tax_amount=d.tax_amount or 0,
+            tax_name=d.tax_name or "",
+        )
+        for d in m.details or []
+    ]
+    if details and sum(d.amount for d in details) != m.total_amount:
+        _total_mismatch(sum(d.amount for d in details), m.currency, compat)
     return SettleInput(
-        ref_id=ref_id,
-        date=date_dt,
-        due_date=due_dt,
-        currency=currency,
-        currency_raw=currency_raw,
-        total=total,
-        total_raw=total_raw,
-        customer_sync_code=customer,
-        payment_to=payment_to,
-        hash=signature,
-        total_tax=total_tax,
-        payment_method_token=token.strip(),
-        description=description,
-        exchange_rate_khr=exchange_rate_khr,
-        total_amount_khr=total_amount_khr,
+        ref_id=m.ref_id,
+        date=date,
+        due_date=due,
+        currency=m.currency,
+        currency_raw=body["currency"],
+        total=int(m.total_amount),
+        total_raw=body["total_amount"],
+        customer_sync_code=m.customer_sync_code,
+        payment_to=m.payment_to,
+        hash=m.hash,
+        total_tax=int(m.total_tax or 0),
+        payment_method_token=(m.payment_method_token or "").strip(),
+        description=m.description or "",
+        exchange_rate_khr=m.exchange_rate_khr or "",
+        total_amount_khr=str(m.total_amount_khr or ""),
         details=details,
     )
-
-
-def _details(c: Checker, raw: list[dict[str, Any]], currency: str | None) -> list[DetailInput]:
-    out = []
-    for i, item in enumerate(raw):
-        d = DetailInput()
-        name_key = "item_name" if item.get("item_name") is not None or item.get("item_mame") is None else "item_mame"
-        d.item_name = c.string(name_key, source=item, label=f"details[{i}].item_name") or ""
-        d.description = c.string("description", source=item, max_len=2000, label=f"details[{i}].description") or ""
-        d.tax_name = c.string("tax_name", source=item, label=f"details[{i}].tax_name") or ""
-        quantity = item.get("quantity") or 0
-        if quantity < 0 or quantity > 10**9:
-            c.fail((f"[details[{i}].quantity] is out of range.", f"[details[{i}].quantity] លើសដែនកំណត់។"))
-        d.quantity = quantity
-        if currency is not None:
-            for key in ("price", "amount", "tax_amount"):
-                if item.get(key) is None:
-                    continue
-                try:
-                    setattr(d, key, to_minor(item[key], currency))
-                except AmountError as exc:
-                    c.fail(amount_message(f"details[{i}].{key}", exc, currency))
-        out.append(d)
-    return out
 
 
 def _total_mismatch(expected_minor: int, currency: str, compat: Compat) -> None:
@@ -322,8 +332,8 @@ def _total_mismatch(expected_minor: int, currency: str, compat: Compat) -> None:
 
 
 def parse_customer_code(body: dict[str, Any]) -> str:
-    return required_string(body, "customer_sync_code", max_len=50, unit="digits")
+    return parse(CustomerSyncCodeRequest, body).customer_sync_code
 
 
 def parse_reference(body: dict[str, Any]) -> str:
-    return required_string(body, "reference", max_len=100)
+    return parse(ReferenceRequest, body).reference

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tonle.banks.auth import CurrentBank
 from tonle.kit.money import to_major
@@ -13,16 +13,16 @@ from tonle.subbillers import service as subbillers
 from tonle.subbillers.codes import CODES
 from tonle.subbillers.models import Payout, SettlementLink
 from tonle.wire import codes, envelope
-from tonle.wire.body import Text, parse
+from tonle.wire.body import Text, WireBody, parse
 from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, body_schema
 
 router = APIRouter(tags=["Bank API"], route_class=speaking(CODES))
 
 
-class PayoutResultRequest(BaseModel):
+class PayoutResultRequest(WireBody):
     payout_id: Annotated[str, Text(required=True, max_len=36)]
-    status: Annotated[str, Text(required=True, max_len=10, choices=("paid", "failed"))] = Field(
+    status: Annotated[str, Text(required=True, max_len=10, choices=("paid", "failed"), late_choice=True)] = Field(
         description="paid or failed"
     )
     bank_ref: Annotated[str | None, Text(max_len=100)] = None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from tonle.banks.models import Bank
@@ -18,57 +18,66 @@ from tonle.subbillers import service
 from tonle.subbillers.codes import CODES
 from tonle.subbillers.models import SettlementLink, SubBiller
 from tonle.wire import codes, envelope
+from tonle.wire.body import Text, Url, WireBody, parse
 from tonle.wire.dates import dotnet_local
 from tonle.wire.errors import TonleError, speaking
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
-from tonle.wire.validate import Checker
 
 router = APIRouter(tags=["Sub-billers"], route_class=speaking(CODES))
 
 
-class OnboardRequest(BaseModel):
-    supplier_sync_code: str = Field(description="the sub-biller's code on the biller side; settle payment's payment_to")
-    name: str
-    name_kh: str | None = None
-    address: str | None = None
-    bank_id: str | None = Field(default=None, description="from get_available_bank; starts linking when given")
-    return_url: str | None = Field(default=None, description="required with bank_id: where the bank page returns")
-    currency: str | None = Field(default=None, description="KHR or USD restricts the account; empty: any")
+_SUPPLIER = Text(required=True, max_len=50)
+_CURRENCY = Text(max_len=10, fold="upper", choices=CURRENCIES)
 
 
-class AddLinkRequest(BaseModel):
-    supplier_sync_code: str
-    bank_id: str
-    return_url: str
-    currency: str | None = None
+class OnboardRequest(WireBody):
+    supplier_sync_code: Annotated[str, _SUPPLIER] = Field(
+        description="the sub-biller's code on the biller side; settle payment's payment_to"
+    )
+    name: Annotated[str, Text(required=True)]
+    name_kh: Annotated[str | None, Text()] = None
+    address: Annotated[str | None, Text(max_len=500)] = None
+    bank_id: Annotated[str | None, Text(max_len=30)] = Field(
+        default=None, description="from get_available_bank; starts linking when given"
+    )
+    return_url: Annotated[str | None, Url(required_with="bank_id")] = Field(
+        default=None, description="required with bank_id: where the bank page returns"
+    )
+    currency: Annotated[str | None, _CURRENCY] = Field(
+        default=None, description="KHR or USD restricts the account; empty: any"
+    )
 
 
-class VerifyLinkRequest(BaseModel):
-    supplier_sync_code: str
-    bank_id: str | None = None
+class AddLinkRequest(WireBody):
+    supplier_sync_code: Annotated[str, _SUPPLIER]
+    bank_id: Annotated[str, Text(required=True, max_len=30)]
+    return_url: Annotated[str, Url(required_with="bank_id")]
+    currency: Annotated[str | None, _CURRENCY] = None
 
 
-class PortalRequest(BaseModel):
-    supplier_sync_code: str
-    language: str | None = Field(default="en", description="en or km")
-    logo: str | None = Field(default=None, description="the merchant's logo URL, shown on the portal")
+class VerifyLinkRequest(WireBody):
+    supplier_sync_code: Annotated[str, _SUPPLIER]
+    bank_id: Annotated[str | None, Text(max_len=30)] = None
+
+
+class PortalRequest(WireBody):
+    supplier_sync_code: Annotated[str, _SUPPLIER]
+    language: Annotated[
+        str | None, Text(max_len=5, fold="lower", choices=("en", "km", "kh"), shown=("en", "km"), default="en")
+    ] = Field(default="en", description="en or km (kh reads as km)")
+    logo: Annotated[str | None, Url(schemes=("https://",))] = Field(
+        default=None, description="the merchant's logo URL, shown on the portal"
+    )
 
 
 def by_merchant(kwargs: dict[str, Any]) -> str:
     return f"m:{kwargs['merchant'].id}"
 
 
-def _link_fields(c: Checker, *, bank_required: bool) -> service.LinkRequest | None:
-    bank_id = c.string("bank_id", required=bank_required, max_len=30)
-    return_url = c.string("return_url", required=bank_id is not None, max_len=2000)
-    if return_url is not None and not return_url.lower().startswith(("http://", "https://")):
-        c.fail(("[return_url] must be an http(s) URL.", "[return_url] ត្រូវតែជា URL http(s)។"))
-    currency = c.string("currency", max_len=10)
-    if currency is not None and currency.upper() not in CURRENCIES:
-        c.fail(("[currency] must be KHR or USD.", "[currency] ត្រូវតែជា KHR ឬ USD។"))
-    if bank_id is None or return_url is None:
+def _link(req: OnboardRequest | AddLinkRequest) -> service.LinkRequest | None:
+    if req.bank_id is None or req.return_url is None:
         return None
-    return service.LinkRequest(bank_id=bank_id, return_url=return_url, currency=currency.upper() if currency else None)
+    return service.LinkRequest(bank_id=req.bank_id, return_url=req.return_url, currency=req.currency)
 
 
 def _sub_out(sub: SubBiller) -> dict[str, Any]:
@@ -97,19 +106,13 @@ async def _sub_or_314(session: Session, merchant_id: str, code: str) -> SubBille
 async def onboard(
     request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
 ):
-    c = Checker(body)
-    code = c.string("supplier_sync_code", required=True, max_len=50)
-    name = c.string("name", required=True)
-    name_kh = c.string("name_kh")
-    address = c.string("address", max_len=500)
-    link = _link_fields(c, bank_required=False)
-    c.done()
-    assert code and name
+    req = parse(OnboardRequest, body)
+    code, link = req.supplier_sync_code, _link(req)
     if await service.by_code(session, merchant.id, code) is not None:
         raise TonleError(codes.SUPPLIER_EXISTS)
     if link is not None:
         await service.linking_bank(session, link.bank_id)  # 312 / 001 before anything is created
-    sub = await service.create(session, merchant, service.NewSubBiller(code, name, name_kh, address))
+    sub = await service.create(session, merchant, service.NewSubBiller(code, req.name, req.name_kh, req.address))
     web_url = await service.start_link(session, settings, merchant, sub, link) if link else None
     data = {**_sub_out(sub), "add_link_account": {"web_url": web_url} if web_url else None}
     return envelope.product(codes.ONBOARDED, data, compat)
@@ -140,12 +143,10 @@ async def get_available_bank(merchant: CurrentMerchant, session: Session, compat
 async def add_link_account(
     request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
 ):
-    c = Checker(body)
-    code = c.string("supplier_sync_code", required=True, max_len=50)
-    link = _link_fields(c, bank_required=True)
-    c.done()
-    assert code and link
-    sub = await _sub_or_314(session, merchant.id, code)
+    req = parse(AddLinkRequest, body)
+    link = _link(req)
+    assert link is not None
+    sub = await _sub_or_314(session, merchant.id, req.supplier_sync_code)
     web_url = await service.start_link(session, settings, merchant, sub, link)
     return envelope.product(codes.ONBOARDED, {**_sub_out(sub), "add_link_account": {"web_url": web_url}}, compat)
 
@@ -165,12 +166,8 @@ def link_status(link: SettlementLink) -> str:
 async def verify_linked_account(
     request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep
 ):
-    c = Checker(body)
-    code = c.string("supplier_sync_code", required=True, max_len=50)
-    bank_id = c.string("bank_id", max_len=30)
-    c.done()
-    assert code
-    sub = await _sub_or_314(session, merchant.id, code)
+    req = parse(VerifyLinkRequest, body)
+    sub = await _sub_or_314(session, merchant.id, req.supplier_sync_code)
     linked = [
         {
             "account_number": link.account_mask or "",
@@ -181,7 +178,7 @@ async def verify_linked_account(
             "bank_name_kh": bank.name_kh or "",
             "bank_logo": bank.logo or "",
         }
-        for link, bank in await service.links_of(session, sub, bank_id)
+        for link, bank in await service.links_of(session, sub, req.bank_id)
     ]
     return envelope.product(codes.SUCCESS, {**_sub_out(sub), "bank_account_linked": linked}, compat)
 
@@ -213,17 +210,8 @@ def portal_token(settings: Any, sub: SubBiller, language: str, logo: str | None)
 async def portal_url(
     request: Request, merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
 ):
-    c = Checker(body)
-    code = c.string("supplier_sync_code", required=True, max_len=50)
-    language = (c.string("language", max_len=5) or "en").lower()
-    if language not in ("en", "km", "kh"):
-        c.fail(("[language] must be en or km.", "[language] ត្រូវតែជា en ឬ km។"))
-    logo = c.string("logo", max_len=2000)
-    if logo is not None and not logo.lower().startswith("https://"):
-        c.fail(("[logo] must be an https URL.", "[logo] ត្រូវតែជា URL https។"))
-    c.done()
-    assert code
-    sub = await _sub_or_314(session, merchant.id, code)
-    token, exp = portal_token(settings, sub, "km" if language in ("km", "kh") else "en", logo)
+    req = parse(PortalRequest, body)
+    sub = await _sub_or_314(session, merchant.id, req.supplier_sync_code)
+    token, exp = portal_token(settings, sub, "km" if req.language in ("km", "kh") else "en", req.logo)
     url = f"{settings.issuer}/portal/{token}"
     return envelope.product(codes.SUCCESS, {"web_url": url, "url": url, "expire_date": dotnet_local(exp)}, compat)

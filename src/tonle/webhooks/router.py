@@ -2,38 +2,65 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tonle.kit.clock import local_to_utc
 from tonle.merchants.auth import CurrentMerchant
 from tonle.webhooks import service, targets
 from tonle.webhooks.codes import EVENT_NOT_FOUND, INVALID_URL
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
 from tonle.webhooks.schedule import SCHEDULES
 from tonle.wire import codes, envelope, wirejson
-from tonle.wire.dates import dotnet_local, parse_wire_date
+from tonle.wire.body import Custom, Date, Pass, Text, WireBody, parse
+from tonle.wire.dates import dotnet_local
 from tonle.wire.errors import TonleError
 from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
-from tonle.wire.validate import Checker
 
 router = APIRouter(prefix="/tonle/v1/webhooks", tags=["Webhooks (Tonle)"])
 
 
-class EndpointRequest(BaseModel):
-    url: str = Field(description="http(s); production refuses loopback, private and link-local targets")
-    retry_profile: str | None = Field(default=None, description="standard (about 3 days) or bill24 (5 retries)")
-    body_format: str | None = Field(
+class EndpointRequest(WireBody):
+    url: Annotated[str, Text(required=True, max_len=2000)] = Field(
+        description="http(s); production refuses loopback, private and link-local targets"
+    )
+    retry_profile: Annotated[
+        str | None, Text(max_len=20, choices=tuple(SCHEDULES), shown=("standard", "bill24"), late_choice=True)
+    ] = Field(default=None, description="standard (about 3 days) or bill24 (5 retries)")
+    body_format: Annotated[str | None, Text(max_len=20, choices=("current", "legacy"), late_choice=True)] = Field(
         default=None, description="current (§2.4 payload) or legacy (older checkout payload)"
     )
 
 
-class ResendRequest(BaseModel):
-    status: str = Field(default="failed", description="resend the events in this state")
-    since: str | None = None
-    until: str | None = None
+class ResendRequest(WireBody):
+    status: Annotated[
+        str,
+        Text(
+            max_len=20,
+            default="failed",
+            choices=service.RESENDABLE,
+            choice_text=("[status] must be failed, delivered, no_endpoint or pending.", "[status] មិនត្រឹមត្រូវ។"),
+        ),
+    ] = Field(default="failed", description="resend the events in this state")
+    since: Annotated[str | None, Date()] = Field(default=None, description="Phnom Penh time")
+    until: Annotated[str | None, Date()] = None
+
+
+def _cursor(p: Pass, key: str) -> Any:
+    raw = p.src.get(key)
+    after = service.decode_cursor(raw) if raw else None
+    if raw and after is None:
+        p.fail(("[cursor] is not valid.", "[cursor] មិនត្រឹមត្រូវ។"))
+    return after
+
+
+class DeliveriesQuery(WireBody):
+    """The delivery log's query parameters that need more than a type (FastAPI checks the others)."""
+
+    since: Annotated[str | None, Date()] = None
+    until: Annotated[str | None, Date()] = None
+    cursor: Annotated[str | None, Custom(_cursor)] = None
 
 
 def _endpoint(merchant: Any) -> dict[str, Any]:
@@ -90,16 +117,8 @@ async def get_endpoint(merchant: CurrentMerchant, compat: CompatDep):
 async def set_endpoint(
     merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
 ):
-    c = Checker(body)
-    url = c.string("url", required=True, max_len=2000)
-    profile = c.string("retry_profile", max_len=20)
-    fmt = c.string("body_format", max_len=20)
-    if profile is not None and profile not in SCHEDULES:
-        c.fail(("[retry_profile] must be standard or bill24.", "[retry_profile] ត្រូវតែជា standard ឬ bill24។"))
-    if fmt is not None and fmt not in ("current", "legacy"):
-        c.fail(("[body_format] must be current or legacy.", "[body_format] ត្រូវតែជា current ឬ legacy។"))
-    c.done()
-    assert url
+    req = parse(EndpointRequest, body)
+    url, profile, fmt = req.url, req.retry_profile, req.body_format
     try:
         await targets.check(url, allow_private=settings.webhook_allow_private_targets)
     except targets.TargetRefused as exc:
@@ -127,14 +146,6 @@ async def rotate(merchant: CurrentMerchant, session: Session, compat: CompatDep,
     return envelope.product(codes.SUCCESS, _endpoint(merchant), compat)
 
 
-def _window(c: Checker, key: str) -> Any:
-    raw = c.string(key, max_len=40)
-    parsed = parse_wire_date(raw) if raw else None
-    if raw and parsed is None:
-        c.fail((f"[{key}] is not a valid date.", f"[{key}] មិនមែនជាកាលបរិច្ឆេទត្រឹមត្រូវទេ។"))
-    return local_to_utc(parsed) if parsed else None
-
-
 @router.get("/deliveries", summary="The delivery log, newest first, with cursor pagination")
 async def list_deliveries(
     request: Request,
@@ -148,14 +159,16 @@ async def list_deliveries(
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=200),
 ):
-    c = Checker({"since": since, "until": until})
-    lo, hi = _window(c, "since"), _window(c, "until")
-    after = service.decode_cursor(cursor) if cursor else None
-    if cursor and after is None:
-        c.fail(("[cursor] is not valid.", "[cursor] មិនត្រឹមត្រូវ។"))
-    c.done()
+    q = parse(DeliveriesQuery, {"since": since, "until": until, "cursor": cursor})
     events = await service.list_events(
-        session, merchant.id, status=status, event_type=event_type, since=lo, until=hi, after=after, limit=limit + 1
+        session,
+        merchant.id,
+        status=status,
+        event_type=event_type,
+        since=q.since,
+        until=q.until,
+        after=q.cursor,
+        limit=limit + 1,
     )
     more = len(events) > limit
     events = events[:limit]
@@ -191,14 +204,16 @@ async def resend_one(event_id: str, merchant: CurrentMerchant, session: Session,
     openapi_extra=body_schema(ResendRequest),
 )
 async def resend_many(merchant: CurrentMerchant, session: Session, body: Body, compat: CompatDep):
-    c = Checker(body)
-    status = c.string("status", max_len=20) or "failed"
-    if status not in service.RESENDABLE:
-        c.fail(("[status] must be failed, delivered, no_endpoint or pending.", "[status] មិនត្រឹមត្រូវ។"))
-    lo, hi = _window(c, "since"), _window(c, "until")
-    c.done()
+    req = parse(ResendRequest, body)
     events = await service.list_events(
-        session, merchant.id, status=status, event_type=None, since=lo, until=hi, after=None, limit=10_000
+        session,
+        merchant.id,
+        status=req.status,
+        event_type=None,
+        since=req.since,
+        until=req.until,
+        after=None,
+        limit=10_000,
     )
     count = await service.resend(session, merchant, events)
     return envelope.product(codes.SUCCESS, {"resent": count}, compat)

@@ -81,15 +81,6 @@ class Checker:
             raise MissedField(self.messages)
 
 
-def required_string(body: Any, key: str, *, max_len: int = 255, unit: str = "characters") -> str:
-    """The one required string field of a small body, or ERR_MISSED_FIELD."""
-    c = Checker(body)
-    value = c.string(key, required=True, max_len=max_len, unit=unit)
-    c.done()
-    assert value is not None
-    return value
-
-
 def amount_message(label: str, exc: AmountError, currency: str) -> tuple[str, str]:
     """Why an amount field was refused, in the ERR_MISSED_FIELD style."""
     if exc.reason == "negative":
