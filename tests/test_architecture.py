@@ -31,10 +31,11 @@ DOMAINS = {
     "sdk",
     "webhooks",
     "notifications",
+    "proxy",
     "idempotency",
     "sandbox",
 }
-PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "sandbox"}
+PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "proxy", "sandbox"}
 
 
 def _unit(path: Path) -> str:
@@ -136,11 +137,18 @@ def test_every_package_is_placed():
 def test_the_app_registers_every_payable_kind_with_the_bank_service():
     """Confirm knows no product by name: each product registers its kind when the app is built."""
     from tonle.app import create_app
+    from tonle.banks import bills
     from tonle.banks import service as banks
     from tonle.config import Settings
 
     create_app(Settings(data_dir=Path("/tmp")))
-    assert set(banks.payable_types()) == {"wallet_topup", "checkout"}
+    assert set(banks.payable_types()) == {"wallet_topup", "checkout", "bank_bill"}
+    # and each bill source its look-up, so that the bank channel for bills knows none by name
+    assert set(bills.sources()) == {"proxy"}
+
+
+def test_the_bank_channel_imports_no_bill_source():
+    assert sorted(graph()["banks"] & {"proxy"}) == []
 
 
 def _module_imports(path: Path) -> set[str]:

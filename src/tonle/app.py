@@ -26,6 +26,7 @@ from tonle.kit.domain import DomainError
 from tonle.merchants.router import router as merchants_router
 from tonle.notifications.router import router as notify_router
 from tonle.payments.router import router as payments_router
+from tonle.proxy.router import router as proxy_router
 from tonle.sandbox.pages import router as pages_router
 from tonle.sdk.router import router as sdk_router
 from tonle.subbillers.bank_api import router as payout_bank_router
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(portal_router)
     app.include_router(webhooks_router)
     app.include_router(notify_router)
+    app.include_router(proxy_router)
     app.include_router(bank_router)
     app.include_router(payout_bank_router)
     app.include_router(pages_router)

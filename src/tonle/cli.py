@@ -25,12 +25,14 @@ ledger_app = typer.Typer(help="Inspect the ledger.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Drive the sandbox over HTTP, as an SDK and a bank would.", no_args_is_help=True)
 payouts_app = typer.Typer(help="Sub-biller payouts.", no_args_is_help=True)
 khqr_app = typer.Typer(help="KHQR codes: decode and encode EMVCo payloads.", no_args_is_help=True)
+proxy_app = typer.Typer(help="Merchant Proxy: check a biller's proxy, see its health.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook deliveries: the log, resends, a local receiver.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(proxy_app, name="proxy")
 app.add_typer(khqr_app, name="khqr")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -307,6 +309,150 @@ def sandbox_payout(
     out.print(
         f"payout {answer['payout_id']}: {answer['status']} ({answer['amount']} {answer['currency']})", highlight=False
     )
+
+
+@sandbox_app.command("pay-bill")
+def sandbox_pay_bill(
+    biller_code: Annotated[str, typer.Argument(help="the biller code a customer picks in a bank app")],
+    consumer_code: Annotated[str, typer.Argument(help="what the customer types: consumer code or invoice number")],
+    bank: Annotated[str, typer.Option(help="the paying bank's code (informational; the token names the bank)")] = "ABA",
+    amount: Annotated[str | None, typer.Option(help="pay this much instead of the amount due")] = None,
+    bank_ref: Annotated[
+        str | None, typer.Option(help="the bank's reference of the payment (default: a new one)")
+    ] = None,
+    bank_token: Annotated[str, _opt("TONLE_SANDBOX_BANK_TOKEN", "the bank's API token")] = DEMO_BANK_TOKEN,
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+) -> None:
+    """Look a bill up and pay it as a bank app does (inquiry/single, then confirm), over HTTP."""
+    from decimal import Decimal, InvalidOperation
+
+    import httpx
+
+    from tonle.sandbox import client
+
+    try:
+        value = Decimal(amount) if amount is not None else None
+    except InvalidOperation:
+        raise fail(f"not an amount: {amount}", 2) from None
+    base = _base_url(base_url)
+    try:
+        answer = client.pay_bill(base, bank_token, biller_code, consumer_code, value, bank_ref)
+    except client.SandboxError as exc:
+        raise fail(f"bill payment refused: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
+    found, paid = answer["lookup"], answer["paid"]
+    who = found["customer"]
+    out.print(
+        f"{found['supplier']['supplier_name']}: {who['customer_code']} {who['customer_name']}, "
+        f"due {who['bill_amount']} {who['currency']}",
+        highlight=False,
+        markup=False,
+    )
+    extra = f" ({paid['overpaid_amount']} over the amount due)" if paid.get("overpaid_amount") else ""
+    out.print(
+        f"paid {paid['total_amount']} {paid['currency']} via {bank}{extra}: tran_id {paid['tran_id']}, "
+        f"bank_ref {paid['bank_ref']}",
+        highlight=False,
+        markup=False,
+    )
+
+
+@sandbox_app.command("biller")
+def sandbox_biller(
+    fixture: Annotated[Path, typer.Option(help="the biller's consumers (JSON; see docs/merchant-proxy.md)")],
+    port: Annotated[int, typer.Option(help="port to listen on")] = 9100,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """A fake biller: the proxy look-up, pending bills and a webhook receiver, answered from FILE."""
+    import uvicorn
+
+    from tonle.sandbox import biller
+
+    try:
+        spec = biller.load(fixture)
+    except (OSError, ValueError) as exc:
+        raise fail(f"{fixture}: {_one_line(exc)}", 2) from None
+    out.print(
+        f"fake biller on http://{host}:{port}: POST /proxy, /pending_bills, /webhook; GET /webhooks "
+        f"({len(spec.get('consumers', []))} consumers)",
+        highlight=False,
+    )
+    uvicorn.run(biller.create_app(spec), host=host, port=port, log_level="warning")
+
+
+@proxy_app.command("check")
+def proxy_check(
+    url: Annotated[str, typer.Argument(help="the proxy's URL, e.g. https://biller.example/proxy")],
+    consumer: Annotated[str | None, typer.Option(help="a consumer code your proxy knows (checks its bill)")] = None,
+    token: Annotated[str, typer.Option(envvar="TONLE_PROXY_TOKEN", help="the token: header to send")] = "",
+    limit: Annotated[float, typer.Option(help="the time limit, in seconds, as Tonle applies it")] = 5.0,
+) -> None:
+    """Run the Merchant Proxy contract against a proxy, check by check; exits 1 if any check fails."""
+    from rich.markup import escape
+
+    from tonle.proxy import check
+
+    results = asyncio.run(check.run(url, consumer=consumer, token=token, limit_seconds=limit))
+    for r in results:
+        mark = "[green]PASS[/green]" if r.ok else ("[yellow]SKIP[/yellow]" if r.ok is None else "[red]FAIL[/red]")
+        out.print(f"{mark} " + escape(r.name + (f": {r.detail}" if r.detail else "")), highlight=False)
+    failed = sum(r.ok is False for r in results)
+    out.print(f"{len(results) - failed} of {len(results)} checks did not fail" if failed else "all checks passed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@proxy_app.command("health")
+def proxy_health(
+    client_id: Annotated[str | None, typer.Option(help="only this merchant")] = None,
+    hours: Annotated[int, typer.Option(help="the window, in hours")] = 24,
+) -> None:
+    """Each proxy biller's calls over the window: p50/p99 latency, error rate, last error."""
+    from sqlalchemy import select
+
+    from tonle.merchants.models import Merchant
+    from tonle.proxy import service
+
+    async def run():
+        db = _db()
+        try:
+            async with db.sessions() as session:
+                q = select(Merchant).where(Merchant.bill_source == "proxy")
+                if client_id:
+                    q = q.where(Merchant.client_id == client_id)
+                rows = []
+                for m in (await session.execute(q.order_by(Merchant.name))).scalars():
+                    rows.append((m, await service.health(session, m.id, hours=hours)))
+                return rows
+        finally:
+            await db.dispose()
+
+    rows = asyncio.run(run())
+    if not rows:
+        out.print("no proxy billers")
+    for m, h in rows:
+        out.print(
+            f"{m.name} ({m.client_id}, biller code {m.biller_code}): {m.proxy_url}", highlight=False, markup=False
+        )
+        for kind in ("proxy", "pending_bills"):
+            k = h[kind]
+            if not k["calls"]:
+                out.print(f"  {kind}: no calls in {hours} h", highlight=False, markup=False)
+                continue
+            out.print(
+                f"  {kind}: {k['calls']} calls, p50 {k['p50_ms']} ms, p99 {k['p99_ms']} ms, "
+                f"errors {k['error_rate']:.1%}",
+                highlight=False,
+                markup=False,
+            )
+            if k["last_error"]:
+                e = k["last_error"]
+                out.print(
+                    f"    last error {e['at']:%Y-%m-%d %H:%M:%S}: {e['error']} (request {e['request_id']})",
+                    highlight=False,
+                    markup=False,
+                )
 
 
 @payouts_app.command("run")

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # How long a checkout transaction stays payable (checkout/extend_expire_date adds as much again).
     checkout_ttl_seconds: int = Field(default=1800, ge=60)
 
+    # The bank channel for bills: how long a bank's look-up stays payable (once), and the hard limit on a call to
+    # a biller's proxy or pending-bills endpoint while the bank waits (one retry on a refused connection, within it).
+    bill_lookup_ttl_seconds: int = Field(default=1800, ge=60)
+    proxy_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+
     # The bank linking page's one-time URL, and the sub-biller portal's signed URL: how long they stay valid.
     link_url_ttl_seconds: int = Field(default=1800, ge=60)
     portal_ttl_seconds: int = Field(default=3600, ge=60)

@@ -1,6 +1,6 @@
 """Every table, imported once so that Alembic and ``Base.metadata`` see the whole schema."""
 
-from tonle.banks.models import Bank
+from tonle.banks.models import Bank, BillLookup
 from tonle.bills.models import Bill, BillDetail
 from tonle.checkout.models import Checkout
 from tonle.customers.models import Customer, Wallet
@@ -10,6 +10,7 @@ from tonle.jobs.models import JobSchedule
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
 from tonle.notifications.models import Notification, NotificationDelivery
+from tonle.proxy.models import ProxyCall
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.transactions.models import Transaction
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "Bill",
     "BillDetail",
+    "BillLookup",
     "Checkout",
     "Customer",
     "Entry",
@@ -32,6 +34,7 @@ __all__ = [
     "OutboxEvent",
     "Payout",
     "Posting",
+    "ProxyCall",
     "RefreshToken",
     "SettlementLink",
     "SubBiller",

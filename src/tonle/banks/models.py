@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tonle.db import Base, created_at
@@ -24,3 +24,28 @@ class Bank(Base):
     # Sandbox banks keep their API token so that their payment page can call the bank API as the bank would.
     sandbox_token: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = created_at()
+
+
+class BillLookup(Base):
+    """What a bank's bill look-up found (whichever source answered it), kept beside the pending transaction the
+    look-up opened: the confirm is checked against it, and the webhook tells of it. Amounts in minor units;
+    ``min_amount`` / ``max_amount`` None: no limit (the proxy's -1)."""
+
+    __tablename__ = "bill_lookups"
+
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("transactions.id"), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    source: Mapped[str] = mapped_column(String(20))  # proxy | hosted
+    consumer_code: Mapped[str] = mapped_column(String(100))
+    consumer_name: Mapped[str] = mapped_column(String(255), default="")
+    consumer_name_latin: Mapped[str] = mapped_column(String(255), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    due_amount: Mapped[int] = mapped_column(BigInteger)
+    min_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    description: Mapped[str] = mapped_column(Text, default="")
+    last_bill_date: Mapped[str] = mapped_column(String(40), default="")
+    last_due_date: Mapped[str] = mapped_column(String(40), default="")
+    last_pay_date: Mapped[str] = mapped_column(String(40), default="")
+    overpaid: Mapped[int] = mapped_column(BigInteger, default=0)  # paid above the amount due (up to max_amount)

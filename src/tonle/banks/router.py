@@ -7,12 +7,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import Field
 
+from tonle.banks import bills
 from tonle.banks import service as banks
 from tonle.banks.auth import CurrentBank
 from tonle.banks.codes import CODES
+from tonle.banks.models import BillLookup
 from tonle.customers.models import Customer
 from tonle.kit.money import to_major
 from tonle.merchants.models import Merchant
@@ -21,7 +23,7 @@ from tonle.wire import codes, envelope
 from tonle.wire.body import Present, Text, WireBody, parse
 from tonle.wire.dates import dotnet_local
 from tonle.wire.errors import speaking
-from tonle.wire.http import Body, CompatDep, Session, body_schema
+from tonle.wire.http import Body, CompatDep, Session, SettingsDep, body_schema
 
 router = APIRouter(tags=["Bank API"], route_class=speaking(CODES))
 
@@ -132,4 +134,82 @@ async def confirm(bank: CurrentBank, session: Session, body: Body, compat: Compa
         "currency": tran.currency,
         "paid_at": dotnet_local(tran.paid_at),
     }
+    if tran.type == bills.KIND:  # a bill of the bank channel: what was due, and what was paid above it
+        lookup = await session.get(BillLookup, tran.id)
+        if lookup is not None:
+            data["due_amount"] = to_major(lookup.due_amount, tran.currency)
+            data["overpaid_amount"] = to_major(lookup.overpaid, tran.currency)
     return envelope.product(codes.BANK_ALREADY_CONFIRMED if repeat else codes.BANK_CONFIRMED, data, compat)
+
+
+# ---------------------------------------------------------------- the bank channel for bills
+
+
+class BillInquiryRequest(WireBody):
+    bill_code: Annotated[str, Text(required=True, max_len=20)] = Field(
+        description="the biller code the customer picked or typed in the bank app"
+    )
+    customer_code: Annotated[str, Text(required=True, max_len=100)] = Field(
+        description="what the customer typed: consumer code, invoice number, or any key the biller knows"
+    )
+
+
+def _limit(minor: int | None, currency: str) -> object:
+    return to_major(minor, currency) if minor is not None else -1
+
+
+@router.post(
+    "/payment/v3/inquiry/single",
+    summary="Bank bill look-up by biller code and customer code: the bill, and a payment token for confirm",
+    openapi_extra=body_schema(BillInquiryRequest),
+)
+async def bill_inquiry(
+    request: Request, bank: CurrentBank, session: Session, body: Body, compat: CompatDep, settings: SettingsDep
+):
+    req = parse(BillInquiryRequest, body)
+    rid = getattr(request.state, "request_id", "") or ""
+    opened = await bills.look_up(session, settings, bank, req.bill_code, req.customer_code, rid)
+    tran, lookup, token = opened.tran, opened.lookup, opened.token
+    cur = tran.currency
+    lowest, highest = bills.bounds(lookup)
+    due = to_major(tran.amount, cur)
+    data = {
+        "supplier": {
+            "supplier_id": opened.biller.id,
+            "supplier_code": opened.biller.biller_code,
+            "supplier_name": opened.biller.name,
+        },
+        "customer": {
+            "customer_code": lookup.consumer_code,
+            "customer_name": lookup.consumer_name,
+            "customer_name_latin": lookup.consumer_name_latin,
+            "phone": lookup.phone,
+            "currency": cur,
+            "bill_amount": due,
+            "fee_amount": 0,
+            "total_amount": due,
+            "min_amount": _limit(lowest, cur),
+            "max_amount": _limit(highest, cur),
+            "description": lookup.description,
+            "last_bill_date": lookup.last_bill_date,
+            "last_due_date": lookup.last_due_date,
+            "last_pay_date": lookup.last_pay_date,
+            "payment_token": token,
+        },
+        "balance": to_major(lookup.balance, cur),
+        "transaction": {
+            "tran_id": tran.id,
+            "identity_code": tran.id,
+            "transaction_type": tran.type,
+            "payment_token": token,
+            "currency": cur,
+            "original_amount": due,
+            "fee_amount": 0,
+            "total_amount": due,
+            "status": tran.status,
+            "expire_date": dotnet_local(tran.expire_date),
+        },
+        "payment_token": token,
+        "pending_bills": opened.pending,
+    }
+    return envelope.product(codes.BANK_SUCCESS, data, compat)

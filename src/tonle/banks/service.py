@@ -78,6 +78,9 @@ class PayableKind:
     announce: Callable[[AsyncSession, Transaction], Awaitable[Announcement]]
     # An inquiry found the transaction (``channel``: how, when an alias named it); the product may note it.
     on_inquiry: Callable[[AsyncSession, Transaction, str | None], Awaitable[None]] | None = None
+    # The amount a confirm may pay (minor units in, the amount paid out, or a DomainError): None means exactly the
+    # transaction's amount and fee. A bill whose biller allows part or over-payment says so here.
+    accept: Callable[[AsyncSession, Transaction, int], Awaitable[int]] | None = None
 
 
 # Another name a bank may send as identity_code: answers (tran_id, channel), or None when it is not one of its own.
@@ -162,13 +165,20 @@ async def confirm(
         raise PaymentTokenInvalid()
     if currency.upper() != tran.currency:
         raise CurrencyMismatch()
+    kind = _KINDS[tran.type]
     try:
         total = to_minor(total_amount, tran.currency)
-        original = to_minor(original_amount, tran.currency) if original_amount is not None else tran.amount
+        original = to_minor(original_amount, tran.currency) if original_amount is not None else None
     except AmountError:
         raise AmountMismatch() from None
-    if total != tran.amount + tran.fee or original != tran.amount:
+    if kind.accept is not None:
+        if original is not None and original + tran.fee != total:
+            raise AmountMismatch()
+        paid = await kind.accept(session, tran, total - tran.fee)
+    elif total != tran.amount + tran.fee or original not in (None, tran.amount):
         raise AmountMismatch()
+    else:
+        paid = tran.amount
 
     now = clock.now()
     # The guarded update is the one place where the race between two confirms is decided.
@@ -177,6 +187,7 @@ async def confirm(
         .where(Transaction.id == tran.id, Transaction.status == "pending")
         .values(
             status="success",
+            amount=paid,
             paid_at=now,
             bank_ref=bank_ref,
             bank_date=bank_date,
@@ -191,8 +202,11 @@ async def confirm(
         if tran.status == "success":
             return tran, _same_confirm(tran, bank, bank_ref)
         raise TransactionNotPayable()
+    if paid != tran.amount:
+        tran = await session.get(Transaction, tran_id, populate_existing=True)
+        assert tran is not None
     clearing = await ledger.clearing_account(session, tran.merchant_id, bank.code, tran.currency)
-    entry = await _KINDS[tran.type].credit(session, tran, bank, clearing)
+    entry = await kind.credit(session, tran, bank, clearing)
     await session.execute(update(Transaction).where(Transaction.id == tran.id).values(entry_id=entry.id))
     tran = await session.get(Transaction, tran_id, populate_existing=True)
     assert tran is not None

@@ -26,6 +26,12 @@ class Merchant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     webhook_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     proxy_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The bank channel for bills: what a bank customer types to find this biller, and where the bill comes from
+    # (proxy: the biller's proxy at proxy_url; hosted: the bills Tonle holds for it).
+    biller_code: Mapped[str | None] = mapped_column(String(20), unique=True, nullable=True)
+    bill_source: Mapped[str] = mapped_column(String(20), default="hosted", server_default="hosted")
+    biller_api_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # base of /pending_bills, /consumer/...
+    biller_api_token: Mapped[str | None] = mapped_column(String(200), nullable=True)  # sent as `token:`; kept plain
     # Webhooks: during a rotation the previous secret still signs until it expires.
     webhook_previous_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     webhook_previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

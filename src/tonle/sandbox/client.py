@@ -14,7 +14,11 @@ from tonle.wire import sdkcrypto, wirejson
 
 
 class SandboxError(RuntimeError):
-    pass
+    """A refusal: ``code`` and the texts of the answer, when there was one."""
+
+    def __init__(self, message: str, code: str = "", kh: str = "", data: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.en, self.kh, self.data = code, message.partition(": ")[2] or message, kh, data
 
 
 @dataclass
@@ -50,7 +54,12 @@ def _json(r: httpx.Response) -> dict[str, Any]:
 def _ok(r: httpx.Response, *success: object) -> Any:
     body = _json(r)
     if body.get("code") not in success:
-        raise SandboxError(f"{body.get('code')}: {body.get('message')}")
+        raise SandboxError(
+            f"{body.get('code')}: {body.get('message')}",
+            str(body.get("code")),
+            str(body.get("message_kh") or ""),
+            body.get("data"),
+        )
     return body.get("data")
 
 
@@ -122,6 +131,58 @@ def pay(base_url: str, bank_token: str, tran_id: str, bank_ref: str | None = Non
             "payer_phone": "012000000",
         }
         return _ok(c.post("/payment/v3/confirm", content=wirejson.dumps(confirm), headers=headers), "SUCCESS")
+
+
+def bill_lookup(base_url: str, bank_token: str, biller_code: str, consumer_code: str) -> dict[str, Any]:
+    """A bank's look-up of a bill by biller code and consumer code."""
+    headers = {"token": bank_token, "Content-Type": "application/json"}
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        body = {"bill_code": biller_code, "customer_code": consumer_code}
+        return _ok(c.post("/payment/v3/inquiry/single", json=body, headers=headers), "SUCCESS")
+
+
+def bill_confirm(
+    base_url: str,
+    bank_token: str,
+    tran_id: str,
+    payment_token: str,
+    amount: object,
+    currency: str,
+    bank_ref: str | None = None,
+) -> dict[str, Any]:
+    """A bank's confirm of a looked-up bill, for ``amount``."""
+    headers = {"token": bank_token, "Content-Type": "application/json"}
+    confirm = {
+        "identity_code": tran_id,
+        "fee_channel": "MERCHANT",
+        "bank_ref": bank_ref or f"SBX{uuid.uuid4().hex[:12].upper()}",
+        "bank_date": dt.date.today().isoformat(),
+        "total_amount": amount,
+        "currency": currency,
+        "description": "sandbox bill payment",
+        "payment_token": payment_token,
+        "payer_account_no": "000111222",
+        "payer_account_name": "SANDBOX PAYER",
+        "payer_phone": "012000000",
+    }
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        return _ok(c.post("/payment/v3/confirm", content=wirejson.dumps(confirm), headers=headers), "SUCCESS")
+
+
+def pay_bill(
+    base_url: str,
+    bank_token: str,
+    biller_code: str,
+    consumer_code: str,
+    amount: Decimal | None = None,
+    bank_ref: str | None = None,
+) -> dict[str, Any]:
+    """What a bank app does for a bill: look it up, then confirm the amount due (or ``amount``). Answers both."""
+    found = bill_lookup(base_url, bank_token, biller_code, consumer_code)
+    t = found["transaction"]
+    total = amount if amount is not None else t["total_amount"]
+    paid = bill_confirm(base_url, bank_token, t["tran_id"], t["payment_token"], total, t["currency"], bank_ref)
+    return {"lookup": found, "paid": paid}
 
 
 def payout_result(base_url: str, bank_token: str, payout_id: str, *, paid: bool, reason: str = "") -> dict[str, Any]:

@@ -119,6 +119,10 @@ class MerchantFx(_Strict):
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     webhook_secret: str | None = Field(default=None, max_length=200)
     proxy_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    biller_code: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{1,20}$")
+    bill_source: Literal["proxy", "hosted"] = "hosted"
+    biller_api_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    biller_api_token: str | None = Field(default=None, min_length=8, max_length=200)
     wallet_enabled: bool = True
     logo_url: str | None = Field(default=None, pattern=r"^https://", max_length=2000)
     checkout_fee_khr: Any = 0  # fixed checkout fee per currency, in the major unit
@@ -183,6 +187,7 @@ class FixtureFile(_Strict):
         for label, keys in (
             ("merchants", [m.client_id or m.name for m in self.merchants]),
             ("merchant_token", [m.merchant_token for m in self.merchants if m.merchant_token]),
+            ("biller_code", [m.biller_code for m in self.merchants if m.biller_code]),
             ("banks", [b.code for b in self.banks]),
         ):
             dup = _repeated(keys)
@@ -356,6 +361,19 @@ async def _seed_merchant(session: AsyncSession, m: MerchantFx, report: SeedRepor
         shown["client_id"] = merchant.client_id
     merchant.webhook_url, merchant.proxy_url, merchant.wallet_enabled = m.webhook_url, m.proxy_url, m.wallet_enabled
     merchant.logo_url = m.logo_url
+    if m.biller_code:
+        taken = (
+            await session.execute(
+                select(Merchant.name).where(Merchant.biller_code == m.biller_code, Merchant.id != merchant.id)
+            )
+        ).scalar_one_or_none()
+        if taken is not None:
+            raise FixtureError(f"biller_code {m.biller_code} is already the code of merchant {taken!r}")
+    merchant.biller_code, merchant.bill_source = m.biller_code, m.bill_source
+    merchant.biller_api_url = m.biller_api_url
+    # The token Tonle sends to the biller's endpoints: the biller's own, or its merchant token (Bill24's default).
+    fresh = shown.get("merchant_token") if shown.get("merchant_token") != "(unchanged)" else None
+    merchant.biller_api_token = m.biller_api_token or fresh or merchant.biller_api_token
     merchant.checkout_fee_fixed_khr = to_minor(m.checkout_fee_khr, "KHR")
     merchant.checkout_fee_fixed_usd = to_minor(m.checkout_fee_usd, "USD")
     merchant.checkout_fee_bps = m.checkout_fee_bps

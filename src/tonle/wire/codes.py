@@ -145,6 +145,20 @@ BANK_PAYMENT_TOKEN_INVALID = Code(
 )
 BANK_AMOUNT_MISMATCH = Code("AMOUNT_MISMATCH", "Amount does not match the transaction", "ចំនួនទឹកប្រាក់មិនត្រូវគ្នា")
 BANK_CURRENCY_MISMATCH = Code("CURRENCY_MISMATCH", "Currency does not match the transaction", "រូបិយប័ណ្ណមិនត្រូវគ្នា")
+# The bank channel for bills (inquiry/single): the biller's own refusals keep the Merchant Proxy's English texts.
+BILLER_NOT_FOUND = Code("BILLER_NOT_FOUND", "Biller not found", "រកមិនឃើញអ្នកផ្តល់សេវា")
+CONSUMER_NOT_FOUND = Code("CONSUMER_NOT_FOUND", "Error Not Found", "រកមិនឃើញអតិថិជន")
+BILL_OVERDUE = Code("BILL_OVERDUE", "Error Bill Over Due", "វិក្កយបត្រហួសកាលកំណត់")
+NO_AMOUNT_TO_PAY = Code("NO_AMOUNT_TO_PAY", "Error No Amount To Pay", "គ្មានទឹកប្រាក់ត្រូវបង់")
+CURRENCY_NOT_ALLOWED = Code("CURRENCY_NOT_ALLOWED", "Error Currency Not Allow", "រូបិយប័ណ្ណមិនត្រូវបានអនុញ្ញាត")
+BILLER_UNAVAILABLE = Code(
+    "BILLER_UNAVAILABLE",
+    "The biller's system is unavailable. Please try again later.",
+    "ប្រព័ន្ធអ្នកផ្តល់សេវាមិនដំណើរការ។ សូមព្យាយាមម្តងទៀតពេលក្រោយ។",
+)
+BANK_AMOUNT_OUT_OF_RANGE = Code(
+    "AMOUNT_OUT_OF_RANGE", "Amount is outside what this bill accepts", "ចំនួនទឹកប្រាក់មិនស្ថិតក្នុងដែនកំណត់"
+)
 
 # --- sub-billers (Activate Sub Biller API) ---
 ONBOARDED = Code("000", "success", KH_SUCCESS)  # lower-case, as documented

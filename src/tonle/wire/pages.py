@@ -273,11 +273,15 @@ def landing(request: Request) -> HTMLResponse:
     )
     sandbox = (
         "ទំព័រ checkout, ធនាគារសាកល្បង និង portal ត្រូវបានបើកពីតំណដែល API ផ្តល់ឱ្យ (payment_link, web_url, "
-        "portal URL)។ សាកល្បងដោយ <code>tonle sandbox topup</code> និង <code>tonle sandbox pay</code>។"
+        "portal URL)។ សាកល្បងដោយ <code>tonle sandbox topup</code> និង <code>tonle sandbox pay</code>។ "
+        'បង់វិក្កយបត្រដូចកម្មវិធីធនាគារ៖ <a href="/sandbox/bank/ABA/bills?lang=km">/sandbox/bank/ABA/bills</a> '
+        "ឬ <code>tonle sandbox pay-bill</code>។"
         if km
         else "The checkout, sandbox bank and portal pages open from the links the API answers (payment_link, "
         "web_url, the portal URL). Try the sandbox with <code>tonle sandbox topup</code> and "
-        "<code>tonle sandbox pay</code>."
+        "<code>tonle sandbox pay</code>. Pay a bill as a bank app does: "
+        '<a href="/sandbox/bank/ABA/bills?lang=en">/sandbox/bank/ABA/bills</a> (ABA in the demo) or '
+        "<code>tonle sandbox pay-bill</code>."
     )
     body = (
         f'<section class="card" id="home"><h1>Tonle</h1><p>{e(intro)}</p><ul class="banks">{items}</ul></section>'
