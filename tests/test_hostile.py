@@ -201,3 +201,28 @@ def test_wrong_shapes_everywhere_never_500(server):
             r = c.post(SETTLE, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
             assert r.status_code in (200, 400), (field, value, r.status_code, r.text[:200])
             assert r.json()["code"] not in ("SUCCESS", "000", "ERR_INTERNAL"), (field, value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/tonle/v1/webhooks/deliveries?status=%2B%C3%85%0F%00un",  # the stateful fuzzer's find (a 500 on PostgreSQL)
+        "/tonle/v1/webhooks/deliveries?event_type=a%00b",
+        "/instant_payment/get_single_bill/%00",
+        "/checkout/AB%00CD",
+    ],
+)
+def test_a_nul_in_the_url_is_refused_at_the_edge(server, url):
+    c, _ = server.merchant_client()
+    body = envelope_error(c.get(url), 400)
+    assert (body["code"], body["message"]) == ("ERR_INVALID_URL", "The request URL holds a NUL character (%00).")
+
+
+def test_the_delivery_log_names_a_state_it_does_not_know(server):
+    c, _ = server.merchant_client()
+    body = c.get("/tonle/v1/webhooks/deliveries", params={"status": "sent"}).json()
+    assert (body["code"], body["message"]) == (
+        "ERR_MISSED_FIELD",
+        "[status] must be pending, delivered, failed, no_endpoint or info.",
+    )
+    assert c.get("/tonle/v1/webhooks/deliveries", params={"status": "failed"}).json()["code"] == "000"

@@ -55,9 +55,14 @@ def _cursor(p: Pass, key: str) -> Any:
     return after
 
 
+EVENT_STATES = ("pending", "delivered", "failed", "no_endpoint", "info")
+
+
 class DeliveriesQuery(WireBody):
     """The delivery log's query parameters that need more than a type (FastAPI checks the others)."""
 
+    status: Annotated[str | None, Text(max_len=20, choices=EVENT_STATES)] = None
+    event_type: Annotated[str | None, Text(max_len=100)] = None
     since: Annotated[str | None, Date()] = None
     until: Annotated[str | None, Date()] = None
     cursor: Annotated[str | None, Custom(_cursor)] = None
@@ -159,12 +164,15 @@ async def list_deliveries(
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=200),
 ):
-    q = parse(DeliveriesQuery, {"since": since, "until": until, "cursor": cursor})
+    q = parse(
+        DeliveriesQuery,
+        {"status": status, "event_type": event_type, "since": since, "until": until, "cursor": cursor},
+    )
     events = await service.list_events(
         session,
         merchant.id,
-        status=status,
-        event_type=event_type,
+        status=q.status,
+        event_type=q.event_type,
         since=q.since,
         until=q.until,
         after=q.cursor,

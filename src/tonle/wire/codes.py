@@ -52,6 +52,7 @@ WALLET_FEATURE_DISABLED = Code("511", "Wallet feature not enabled", "មុខ�
 
 # --- Tonle's own (the wire edge that Bill24 leaves undocumented; see docs/compatibility.md) ---
 UNAUTHORIZED = Code("UNAUTHORIZED", "Unauthorized", "មិនមានសិទ្ធិ")
+NUL_IN_URL = Code("ERR_INVALID_URL", "The request URL holds a NUL character (%00).", "URL នៃសំណើមានតួអក្សរ NUL (%00)។")
 INVALID_JSON = Code("ERR_INVALID_JSON", "The request body is not valid JSON.", "ទិន្នន័យដែលផ្ញើមកមិនមែនជា JSON ត្រឹមត្រូវទេ។")
 BODY_TOO_LARGE = Code("ERR_BODY_TOO_LARGE", "The request body is too large.", "ទិន្នន័យដែលផ្ញើមកធំពេក។")
 BODY_TIMEOUT = Code(

@@ -41,6 +41,10 @@ class BodyTimeout(Exception):
     pass
 
 
+class NulInUrl(Exception):
+    pass
+
+
 class EdgeMiddleware:
     def __init__(
         self, app: ASGIApp, *, max_body: int, compat: Compat, log: bool = True, body_timeout: float = 30
@@ -81,9 +85,14 @@ class EdgeMiddleware:
         except ValueError:
             length = 0
         try:
+            # No database stores a NUL and no id or filter holds one: refused here, for every route at once.
+            if "\x00" in path or b"%00" in scope.get("query_string", b""):
+                raise NulInUrl
             if length > self.max_body:
                 raise BodyTooLarge
             await self.app(scope, self._limited(receive, started), send_with_id)
+        except NulInUrl:
+            await product(codes.NUL_IN_URL, None, self.compat, status=400)(scope, receive, send_with_id)
         except (BodyTooLarge, BodyTimeout) as exc:
             if started_response:
                 raise

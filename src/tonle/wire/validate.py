@@ -64,6 +64,9 @@ class Checker:
         if not isinstance(value, str):
             self.fail(wrong_type(name, "string"))
             return None
+        if "\x00" in value:  # no database stores it (a JSON body cannot carry one; a query string can)
+            self.fail((f"[{name}] must not contain a NUL character.", f"[{name}] មិនអាចមានតួអក្សរ NUL បានទេ។"))
+            return None
         if len(value) > max_len:
             self.fail(too_long(name, max_len, unit))
             return None
