@@ -398,7 +398,7 @@ def proxy_check(
         mark = "[green]PASS[/green]" if r.ok else ("[yellow]SKIP[/yellow]" if r.ok is None else "[red]FAIL[/red]")
         out.print(f"{mark} " + escape(r.name + (f": {r.detail}" if r.detail else "")), highlight=False)
     failed = sum(r.ok is False for r in results)
-    out.print(f"{len(results) - failed} of {len(results)} checks did not fail" if failed else "all checks passed")
+    out.print(f"{failed} of {len(results)} checks failed" if failed else "all checks passed")
     if failed:
         raise typer.Exit(1)
 
