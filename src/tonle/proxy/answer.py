@@ -60,7 +60,6 @@ def damaged_text(value: str) -> bool:
 class Reading:
     code: int
     found: bills.Found | None  # code 0 only
-    envelope: dict[str, Any]
 
 
 def envelope(status: int, content: bytes) -> dict[str, Any]:
@@ -93,7 +92,7 @@ def read(status: int, content: bytes) -> Reading:
     body = envelope(status, content)
     code = body["code"]
     if code in REFUSALS:
-        return Reading(code, None, body)
+        return Reading(code, None)
     if code != 0:
         raise Unusable(f"code {code} is not one of 0-4")
     data = body.get("data")
@@ -137,8 +136,8 @@ def read(status: int, content: bytes) -> Reading:
         last_pay_date=data.get("last_pay_date") or "",
     )
     if (highest if highest is not None else 1) <= 0:
-        return Reading(3, None, body)  # nothing can be paid on it: as code 3
-    return Reading(0, found, body)
+        return Reading(3, None)  # nothing can be paid on it: as code 3
+    return Reading(0, found)
 
 
 def read_pending(status: int, content: bytes) -> dict[str, Any]:

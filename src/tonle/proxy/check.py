@@ -141,7 +141,8 @@ async def run(
             results.append(Result(f"[{consumer}] a known consumer answers code 0", found, f"code {body['code']}"))
             if found:
                 results += [Result(f"[{consumer}] {r.name}", r.ok, r.detail) for r in _bill(body.get("data"))]
-            results.append(Result(f"[{consumer}] {_khmer(body).name}", _khmer(body).ok, _khmer(body).detail))
+            khmer = _khmer(body)
+            results.append(Result(f"[{consumer}] {khmer.name}", khmer.ok, khmer.detail))
     else:
         results.append(Result("a known consumer's bill", None, "give --consumer CODE to check a bill"))
     unknown = f"TONLE-CHECK-{secrets.token_hex(4).upper()}"

@@ -1,17 +1,17 @@
-"""The sandbox banks' pages: the account-linking page, and the payment page a checkout sends a customer to."""
+"""The sandbox banks' pages: the account-linking page, the payment page a checkout sends a customer to, and the
+bank app's bill payment (look a bill up by biller and customer code, pay it, the receipt)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from tonle.banks.models import Bank, BillLookup
 from tonle.checkout import service as checkout
-from tonle.kit.money import CURRENCIES, AmountError, to_minor
+from tonle.kit.money import CURRENCIES, AmountError, to_decimal, to_minor
 from tonle.merchants.models import Merchant
 from tonle.sandbox import client
 from tonle.subbillers import service as subbillers
@@ -510,8 +510,10 @@ async def bank_bill_pay(bank_code: str, request: Request, session: Session) -> R
     back = f"/sandbox/bank/{bank.code}/bills?lang={lang}"
     await session.commit()
     try:
-        if to_decimal_or_none(amount) is None:
-            raise client.SandboxError(t["bad_amount"], "", t["bad_amount"])
+        try:
+            to_decimal(amount)
+        except AmountError:
+            raise client.SandboxError(t["bad_amount"], "", t["bad_amount"]) from None
         await asyncio.to_thread(
             client.bill_confirm, base, token, tran_id, f.get("payment_token", ""), amount, f.get("currency", "")
         )
@@ -528,14 +530,6 @@ async def bank_bill_pay(bank_code: str, request: Request, session: Session) -> R
             back_label=t["another"],
         )
     return redirect(f"/sandbox/bank/{bank.code}/bills/paid/{tran_id}?lang={lang}")
-
-
-def to_decimal_or_none(text: str) -> Decimal | None:
-    try:
-        d = Decimal(text)
-    except (InvalidOperation, ValueError):
-        return None
-    return d if d.is_finite() else None
 
 
 @router.get("/sandbox/bank/{bank_code}/bills/paid/{tran_id}")
