@@ -32,10 +32,11 @@ DOMAINS = {
     "webhooks",
     "notifications",
     "proxy",
+    "hosted",
     "idempotency",
     "sandbox",
 }
-PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "proxy", "sandbox"}
+PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "proxy", "hosted", "sandbox"}
 
 
 def _unit(path: Path) -> str:
@@ -144,11 +145,11 @@ def test_the_app_registers_every_payable_kind_with_the_bank_service():
     create_app(Settings(data_dir=Path("/tmp")))
     assert set(banks.payable_types()) == {"wallet_topup", "checkout", "bank_bill"}
     # and each bill source its look-up, so that the bank channel for bills knows none by name
-    assert set(bills.sources()) == {"proxy"}
+    assert set(bills.sources()) == {"proxy", "hosted"}
 
 
 def test_the_bank_channel_imports_no_bill_source():
-    assert sorted(graph()["banks"] & {"proxy"}) == []
+    assert sorted(graph()["banks"] & {"proxy", "hosted"}) == []
 
 
 def _module_imports(path: Path) -> set[str]:

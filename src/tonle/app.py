@@ -22,6 +22,9 @@ from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
 from tonle.db import Database, database_unavailable, is_sqlite
+from tonle.hosted.pages import router as bill_pages
+from tonle.hosted.router import IMPORT_PATHS
+from tonle.hosted.router import router as hosted_router
 from tonle.kit.domain import DomainError
 from tonle.merchants.router import router as merchants_router
 from tonle.notifications.router import router as notify_router
@@ -191,6 +194,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(notify_router)
     app.include_router(proxy_router)
+    app.include_router(hosted_router)
+    app.include_router(bill_pages)
     app.include_router(bank_router)
     app.include_router(payout_bank_router)
     app.include_router(pages_router)
@@ -202,5 +207,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compat=compat,
         log=settings.access_log,
         body_timeout=settings.body_timeout_seconds,
+        bulk=tuple((path, settings.hosted_import_max_body_bytes) for path in IMPORT_PATHS),
     )
     return app

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     bill_lookup_ttl_seconds: int = Field(default=1800, ge=60)
     proxy_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
 
+    # Hosted invoice imports: a batch of up to this many rows is applied in its request, a larger one by the worker
+    # in chunks of ``hosted_import_chunk_rows``, under a lease that another worker takes over when it runs out.
+    hosted_inline_rows: int = Field(default=1000, ge=0, le=10_000)
+    hosted_import_chunk_rows: int = Field(default=1000, ge=1, le=10_000)
+    hosted_import_lease_seconds: float = Field(default=60, gt=0)
+    # The body of an import may be larger than any other request's (10,000 invoices with their lines).
+    hosted_import_max_body_bytes: int = Field(default=32 * 1_048_576, ge=1024)
+
     # The bank linking page's one-time URL, and the sub-biller portal's signed URL: how long they stay valid.
     link_url_ttl_seconds: int = Field(default=1800, ge=60)
     portal_ttl_seconds: int = Field(default=3600, ge=60)

@@ -5,6 +5,7 @@ from tonle.bills.models import Bill, BillDetail
 from tonle.checkout.models import Checkout
 from tonle.customers.models import Customer, Wallet
 from tonle.db import Base
+from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, InvoiceImport, InvoiceImportRow, InvoiceLine
 from tonle.idempotency.models import IdempotencyKey
 from tonle.jobs.models import JobSchedule
 from tonle.ledger.models import Account, Entry, Posting
@@ -21,12 +22,18 @@ __all__ = [
     "Bank",
     "Base",
     "Bill",
+    "BillConsumer",
     "BillDetail",
     "BillLookup",
     "Checkout",
     "Customer",
     "Entry",
     "IdempotencyKey",
+    "Invoice",
+    "InvoiceAllocation",
+    "InvoiceImport",
+    "InvoiceImportRow",
+    "InvoiceLine",
     "JobSchedule",
     "Merchant",
     "Notification",

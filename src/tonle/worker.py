@@ -7,12 +7,13 @@ import asyncio
 
 from tonle.config import Settings
 from tonle.db import Database
+from tonle.hosted.tasks import TASKS as HOSTED_TASKS
 from tonle.jobs import runtime
 from tonle.notifications.tasks import TASKS as NOTIFICATION_TASKS
 from tonle.subbillers.tasks import TASKS as SUBBILLER_TASKS
 from tonle.webhooks.tasks import TASKS as WEBHOOK_TASKS
 
-TASKS = [*WEBHOOK_TASKS, *NOTIFICATION_TASKS, *SUBBILLER_TASKS]
+TASKS = [*WEBHOOK_TASKS, *NOTIFICATION_TASKS, *SUBBILLER_TASKS, *HOSTED_TASKS]
 
 
 async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> None:

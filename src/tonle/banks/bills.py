@@ -94,6 +94,7 @@ class Found:
     last_bill_date: str = ""
     last_due_date: str = ""
     last_pay_date: str = ""
+    bill_ref: str = ""  # the one bill the look-up found by its number (the payment goes to it), else empty
 
 
 @dataclass
@@ -106,12 +107,27 @@ class Outcome:
     records: list[Base] = field(default_factory=list)
 
 
-LookUp = Callable[[Settings, Biller, str, str], Awaitable[Outcome]]
-_SOURCES: dict[str, LookUp] = {}
+# (session, settings, biller, what the customer typed, request id). A source that calls out (the proxy) must not
+# use the session: no transaction stays open while a biller is asked.
+LookUp = Callable[[AsyncSession, Settings, Biller, str, str], Awaitable[Outcome]]
+# In the confirm's transaction, after the ledger entry: the source allocates the payment (and sets ``overpaid``).
+Settle = Callable[[AsyncSession, Transaction, BillLookup], Awaitable[None]]
+# The webhook's customers[] lines for a paid bill, when the source has its own (one per invoice paid).
+Lines = Callable[[AsyncSession, Transaction, BillLookup], Awaitable[list[dict[str, Any]]]]
 
 
-def register_source(name: str, look_up: LookUp) -> None:
-    _SOURCES[name] = look_up
+@dataclass(frozen=True)
+class Source:
+    look_up: LookUp
+    settle: Settle | None = None
+    lines: Lines | None = None
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def register_source(name: str, look_up: LookUp, *, settle: Settle | None = None, lines: Lines | None = None) -> None:
+    _SOURCES[name] = Source(look_up, settle, lines)
 
 
 def sources() -> tuple[str, ...]:
@@ -156,18 +172,40 @@ async def look_up(
     await session.commit()  # no transaction stays open while the biller is asked
     if source is None:
         raise BillerUnavailable(f"bill source {who.bill_source!r} is not served here")
-    outcome = await source(settings, who, consumer_code, request_id)
+    outcome = await source.look_up(session, settings, who, consumer_code, request_id)
     session.add_all(outcome.records)
     if outcome.refused is not None or outcome.found is None:
         await session.commit()
         raise outcome.refused or BillerUnavailable("the source answered nothing")
-    bill = outcome.found
+    tran, lookup, token = await open_bill(
+        session,
+        merchant_id=who.id,
+        source=who.bill_source,
+        bill=outcome.found,
+        bank_code=bank.code,
+        ttl_seconds=settings.bill_lookup_ttl_seconds,
+    )
+    return Opened(tran, lookup, token, who, outcome.pending)
+
+
+async def open_bill(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    source: str,
+    bill: Found,
+    bank_code: str,
+    ttl_seconds: int,
+    channel: str = "Bank Channel",
+) -> tuple[Transaction, BillLookup, str]:
+    """A pending ``bank_bill`` transaction for a bill its source found, payable by this bank with the token
+    answered, until it expires."""
     now = clock.now()
     token = secrets.token_hex(16)
     tran_id = new_id()
     tran = Transaction(
         id=tran_id,
-        merchant_id=who.id,
+        merchant_id=merchant_id,
         type=KIND,
         reference=tran_id,  # as a top-up's: the merchant finds it by the webhook's tran_id, not by a consumer code
         amount=bill.due,
@@ -175,17 +213,17 @@ async def look_up(
         currency=bill.currency,
         status="pending",
         tran_date=now,
-        expire_date=now + timedelta(seconds=settings.bill_lookup_ttl_seconds),
+        expire_date=now + timedelta(seconds=ttl_seconds),
         description=bill.description,
-        bank_code=bank.code,
+        bank_code=bank_code,
         payment_token_digest=crypto.digest(token),
     )
     session.add(tran)
     await session.flush()
     lookup = BillLookup(
         transaction_id=tran.id,
-        merchant_id=who.id,
-        source=who.bill_source,
+        merchant_id=merchant_id,
+        source=source,
         consumer_code=bill.consumer_code[:100],
         consumer_name=bill.consumer_name[:255],
         consumer_name_latin=bill.consumer_name_latin[:255],
@@ -199,10 +237,12 @@ async def look_up(
         last_due_date=bill.last_due_date[:40],
         last_pay_date=bill.last_pay_date[:40],
         overpaid=0,
+        bill_ref=bill.bill_ref[:100],
+        channel=channel,
     )
     session.add(lookup)
     await session.flush()
-    return Opened(tran, lookup, token, who, outcome.pending)
+    return tran, lookup, token
 
 
 def bounds(lookup: BillLookup) -> tuple[int | None, int | None]:
@@ -237,17 +277,31 @@ async def _credit(session: AsyncSession, tran: Transaction, bank: Bank, clearing
     target = await ledger.open_account(
         session, merchant_id=tran.merchant_id, kind=ledger.AccountKind.merchant_collection, currency=tran.currency
     )
-    return await ledger.post(
+    entry = await ledger.post(
         session,
         merchant_id=tran.merchant_id,
         kind="bank_bill_payment",
         memo=f"bill of {lookup.consumer_code} via {bank.code}",
         legs=[ledger.Leg(clearing, -tran.amount), ledger.Leg(target, tran.amount)],
     )
+    source = _SOURCES.get(lookup.source)
+    if source is not None and source.settle is not None:
+        await source.settle(session, tran, lookup)  # same transaction as the entry: allocated exactly once
+    await session.flush()
+    return entry
 
 
 async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcement:
     lookup = await _lookup_of(session, tran)
+    source = _SOURCES.get(lookup.source)
+    if source is not None and source.lines is not None:
+        return banks.Announcement(
+            event_type="payment.success",
+            channel=lookup.channel,
+            purpose=lookup.description,
+            identity_code=lookup.consumer_code,
+            customers=await source.lines(session, tran, lookup),
+        )
     line = {
         "branch_code": "",
         "branch_name": "",
@@ -260,7 +314,7 @@ async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcem
     # The §2.4 body has no description: the proxy's goes in purpose_of_transaction.
     return banks.Announcement(
         event_type="payment.success",
-        channel="Bank Channel",
+        channel=lookup.channel,
         purpose=lookup.description,
         identity_code=lookup.consumer_code,
         customers=[line],

@@ -49,3 +49,5 @@ class BillLookup(Base):
     last_due_date: Mapped[str] = mapped_column(String(40), default="")
     last_pay_date: Mapped[str] = mapped_column(String(40), default="")
     overpaid: Mapped[int] = mapped_column(BigInteger, default=0)  # paid above the amount due (up to max_amount)
+    bill_ref: Mapped[str] = mapped_column(String(100), default="")  # the one bill it was looked up by, if any
+    channel: Mapped[str] = mapped_column(String(30), default="Bank Channel")  # the webhook's payment_service_type

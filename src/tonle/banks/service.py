@@ -97,6 +97,13 @@ def register(kind: PayableKind, alias: Alias | None = None) -> None:
         _ALIASES.append(alias)
 
 
+def register_alias(alias: Alias) -> None:
+    """Another name for transactions of a kind already registered (a hosted invoice's scanned KHQR opens its
+    ``bank_bill`` transaction on the spot)."""
+    if alias not in _ALIASES:
+        _ALIASES.append(alias)
+
+
 def payable_types() -> tuple[str, ...]:
     return tuple(_KINDS)
 

@@ -47,7 +47,11 @@ async def _call(settings: Settings, biller: bills.Biller, url: str, consumer_cod
     )
 
 
-async def look_up(settings: Settings, biller: bills.Biller, consumer_code: str, request_id: str) -> bills.Outcome:
+async def look_up(
+    session: AsyncSession, settings: Settings, biller: bills.Biller, consumer_code: str, request_id: str
+) -> bills.Outcome:
+    """Ask the biller's proxy (and its pending bills, at once). ``session`` is not used: nothing stays open while
+    the biller is asked."""
     started = clock.now()
     if not biller.proxy_url:
         return bills.Outcome(refused=bills.BillerUnavailable("the biller has no proxy URL"))

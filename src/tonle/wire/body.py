@@ -26,7 +26,7 @@ from pydantic_core import CoreSchema
 
 from tonle.kit.clock import local_to_utc
 from tonle.kit.money import AmountError, to_minor
-from tonle.wire.dates import parse_wire_date
+from tonle.wire.dates import parse_instant, parse_wire_date
 from tonle.wire.validate import EMAIL_RE, Checker, amount_message, provide, wrong_type
 
 M = TypeVar("M", bound=BaseModel)
@@ -278,6 +278,45 @@ class Date(Rule):
             name = p.name(key)
             p.fail((f"[{name}] is not a valid date.", f"[{name}] មិនមែនជាកាលបរិច្ឆេទត្រឹមត្រូវទេ។"))
         return local_to_utc(parsed) if parsed else None
+
+
+@dataclass(frozen=True)
+class Instant(Rule):
+    """A date or date-time whose written offset counts (``...Z``, ``...+07:00``; none: Phnom Penh), in UTC."""
+
+    required: bool = False
+    max_len: int = 40
+
+    def check(self, p: Pass, key: str) -> Any:
+        raw = p.c.string(key, required=self.required, max_len=self.max_len, label=p.name(key), source=p.src)
+        parsed = parse_instant(raw) if raw else None
+        if raw and parsed is None:
+            name = p.name(key)
+            p.fail((f"[{name}] is not a valid date.", f"[{name}] មិនមែនជាកាលបរិច្ឆេទត្រឹមត្រូវទេ។"))
+        return parsed
+
+    def schema(self, js: JsonSchemaValue) -> None:
+        _non_null(js).update({"type": "string", "format": "date-time", "maxLength": self.max_len})
+
+
+@dataclass(frozen=True)
+class Nested(Rule):
+    """One object parsed by ``model`` (its messages labelled ``key.field``)."""
+
+    model: type[BaseModel]
+    required: bool = False
+
+    def check(self, p: Pass, key: str) -> Any:
+        raw = p.src.get(key)
+        name = p.name(key)
+        if raw is None:
+            if self.required:
+                p.fail(provide(name))
+            return None
+        if not isinstance(raw, dict):
+            p.fail(wrong_type(name, "object"))
+            return None
+        return _fill(self.model, Pass(p.c, raw, prefix=f"{name}.", outer=p))
 
 
 @dataclass(frozen=True)

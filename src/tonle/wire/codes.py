@@ -169,3 +169,15 @@ BANK_NOT_FOUND = Code("312", "Bank not found", "មិនមានធនាគ�
 SUPPLIER_NOT_FOUND = Code("314", "Supplier not found", "ស្វែងរកម្ជាស់អាជីវកម្មមិនឃើញ")
 PAYOUT_NOT_FOUND = Code("PAYOUT_NOT_FOUND", "Payout not found", "រកមិនឃើញការទូទាត់ចេញ")
 PAYOUT_ALREADY_COMPLETED = Code("PAYOUT_ALREADY_COMPLETED", "Payout already completed", "ការទូទាត់ចេញបានបញ្ចប់រួចហើយ")
+
+# --- Bill24 Hosted (family H answers; its errors are the product envelope with HTTP 400 / 404) ---
+IMPORT_NOT_A_LIST = Code(
+    "ERR_INVALID_BODY",
+    "The body must be a JSON array of invoice objects.",
+    "ទិន្នន័យដែលផ្ញើមកត្រូវតែជា JSON array នៃវិក្កយបត្រ។",
+)
+IMPORT_TOO_MANY_ROWS = Code(
+    "ERR_TOO_MANY_ROWS", "An import takes at most 10000 invoices.", "ការនាំចូលមួយទទួលវិក្កយបត្របានច្រើនបំផុត 10000។"
+)
+IMPORT_NOT_FOUND = Code("ERR_IMPORT_NOT_FOUND", "Import not found.", "រកមិនឃើញការនាំចូលនេះទេ។")
+INVOICE_NOT_FOUND = Code("ERR_INVOICE_NOT_FOUND", "Invoice not found.", "រកមិនឃើញវិក្កយបត្រនេះទេ។")

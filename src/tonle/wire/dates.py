@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from tonle.kit.clock import PHNOM_PENH
 
@@ -52,3 +52,44 @@ def parse_wire_date(value: str) -> datetime | None:
         )
     except ValueError:
         return None
+
+
+def parse_instant(value: str) -> datetime | None:
+    """An instant as naive UTC: a written offset (``Z``, ``+07:00``) is honoured, a date without one is Phnom Penh
+    time (Hosted's invoice dates, its report's d1/d2). None if invalid."""
+    m = _WIRE_DATE.match(value.strip())
+    if not m:
+        return None
+    local = parse_wire_date(value)
+    if local is None:
+        return None
+    tz = m.group(8)
+    if not tz:
+        zone = PHNOM_PENH
+    elif tz == "Z":
+        zone = UTC
+    else:
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 14 or minutes > 59:
+            return None
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+def written_unit(value: str) -> timedelta:
+    """The last unit a wire date writes that is not zero (a day, a minute, a second, a fraction): the end of an
+    inclusive range ``d2`` is ``d2`` plus this, so ``2024-08-30`` and ``2024-08-30T00:00:00`` take all of that day,
+    and ``...T23:59`` or ``...T23:59:00`` (Bill24's example) all of that minute."""
+    m = _WIRE_DATE.match(value.strip())
+    if not m:
+        return timedelta(0)
+    _y, _mo, _d, h, mi, s, frac, _tz = m.groups()
+    if frac and frac.strip("0"):
+        return timedelta(microseconds=max(1, 10 ** (6 - min(len(frac), 6))))
+    if s and int(s):
+        return timedelta(seconds=1)
+    if h is None or (int(h) == 0 and int(mi) == 0):
+        return timedelta(days=1)
+    return timedelta(minutes=1)

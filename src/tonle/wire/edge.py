@@ -47,10 +47,18 @@ class NulInUrl(Exception):
 
 class EdgeMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_body: int, compat: Compat, log: bool = True, body_timeout: float = 30
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        compat: Compat,
+        log: bool = True,
+        body_timeout: float = 30,
+        bulk: tuple[tuple[str, int], ...] = (),
     ) -> None:
         self.app = app
         self.max_body = max_body
+        self.bulk = bulk  # (path prefix, limit): the bulk endpoints' larger bodies (an invoice import)
         self.body_timeout = body_timeout
         self.compat = compat
         self.log = log
@@ -88,9 +96,10 @@ class EdgeMiddleware:
             # No database stores a NUL and no id or filter holds one: refused here, for every route at once.
             if "\x00" in path or b"%00" in scope.get("query_string", b""):
                 raise NulInUrl
-            if length > self.max_body:
+            limit = next((n for prefix, n in self.bulk if path.startswith(prefix)), self.max_body)
+            if length > limit:
                 raise BodyTooLarge
-            await self.app(scope, self._limited(receive, started), send_with_id)
+            await self.app(scope, self._limited(receive, started, limit), send_with_id)
         except NulInUrl:
             await product(codes.NUL_IN_URL, None, self.compat, status=400)(scope, receive, send_with_id)
         except (BodyTooLarge, BodyTimeout) as exc:
@@ -112,9 +121,8 @@ class EdgeMiddleware:
                     rid,
                 )
 
-    def _limited(self, receive: Receive, started: float) -> Receive:
+    def _limited(self, receive: Receive, started: float, limit: int) -> Receive:
         seen = 0
-        limit = self.max_body
         deadline = started + self.body_timeout
         complete = False
 

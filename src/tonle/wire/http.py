@@ -96,6 +96,14 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
+def array_body_schema(model: type[BaseModel], max_items: int) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON array of ``model`` objects as the request body (an invoice import)."""
+    _BODY_MODELS[model.__name__] = model
+    items = {"$ref": f"#/components/schemas/{model.__name__}"}
+    schema = {"type": "array", "items": items, "maxItems": max_items}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
