@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from tonle.hosted import imports, report, service
+from tonle.hosted import imports, report, service, tasks
 from tonle.hosted.codes import CODES
 from tonle.hosted.models import BillConsumer, Invoice
 from tonle.hosted.schemas import InvoiceRow
+from tonle.jobs.runtime import nudge
 from tonle.kit.money import CURRENCIES, to_major
 from tonle.merchants.auth import CurrentMerchant
 from tonle.wire.dates import DOTNET_ZERO, dotnet_local, dotnet_offset, parse_instant, written_unit
@@ -38,6 +39,9 @@ router = APIRouter(tags=["Bill24 Hosted"], route_class=speaking(CODES))
 async def import_invoices(request: Request, merchant: CurrentMerchant, session: Session, settings: SettingsDep):
     body = await json_value(request)
     batch = await imports.create(session, settings, merchant.id, None if body is EMPTY else body)
+    if batch.status != "done":
+        await session.commit()  # the worker this process runs may start on it at once
+        nudge(tasks.NAME)
     return WireJSONResponse({"id": batch.id, "totalRecord": batch.total_record, "status": 1})
 
 

@@ -29,9 +29,9 @@ from tonle.khqr import codec
 from tonle.kit.clock import PHNOM_PENH, clock, epoch
 from tonle.kit.domain import DomainError
 from tonle.kit.money import to_major
+from tonle.kit.sql import among, insert_rows
 from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
-from tonle.wire import wirejson
 
 MAX_ROWS = 10_000  # rows per import request
 SOURCE = "hosted"
@@ -75,6 +75,9 @@ async def lock_biller(session: AsyncSession, merchant_id: str) -> None:
     PostgreSQL: a transaction-scoped advisory lock; SQLite: every transaction already holds the write lock."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(2424, hashtext(:m))"), {"m": merchant_id})
+        # A prepared statement's generic plan, made while a biller's tables were empty, scans them whole for each
+        # of a chunk's thousand keys once they are not: plan each statement for its own values.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 # ------------------------------------------------------------------------------------------------------ import rows
@@ -98,10 +101,6 @@ def _reject(position: int, messages: list[tuple[str, str]], ref: str = "") -> Ro
         f"ជួរ {position}: " + ", ".join(m[1] for m in messages),
         ref_number=ref,
     )
-
-
-def _digest(raw: dict[str, Any]) -> str:
-    return hashlib.sha256(wirejson.dumps(raw).encode()).hexdigest()
 
 
 _CONSUMER_FIELDS = ("name", "address", "phone", "moc", "vat", "email")
@@ -147,40 +146,59 @@ def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-async def apply_rows(
-    session: AsyncSession, merchant_id: str, rows: list[tuple[int, Any]], *, source: str = SOURCE
-) -> list[RowOutcome]:
-    """Apply import rows (position, the row as sent) in order, in the caller's transaction: each is created,
-    updated, unchanged or rejected with its reason. Upsert key: (biller, refNumber). Once money was paid on an
-    invoice through Tonle, a row that changes its amount or currency is rejected; its text may still change."""
-    await lock_biller(session, merchant_id)
-    now = clock.now()
-    outcomes: list[RowOutcome] = []
+@dataclass
+class Read:
+    """Rows read (parsed, checked, digested) but not yet applied: ``good`` as (position, row, digest)."""
+
+    good: list[tuple[int, InvoiceRow, str]]
+    rejected: list[RowOutcome]
+
+
+def read_rows(rows: list[tuple[int, Any, str]]) -> Read:
+    """Parse import rows (position, the row as decoded, the row's stored text) without touching the database, so
+    that a worker can read the next chunk while the database applies this one."""
     good: list[tuple[int, InvoiceRow, str]] = []
-    for position, raw in rows:
+    rejected: list[RowOutcome] = []
+    for position, raw, sent in rows:
         row = read_row(raw)
         if isinstance(row, list):
             ref = raw.get("refNumber") if isinstance(raw, dict) else None
-            outcomes.append(_reject(position, row, ref[:100] if isinstance(ref, str) else ""))
+            rejected.append(_reject(position, row, ref[:100] if isinstance(ref, str) else ""))
             continue
-        good.append((position, row, _digest(raw)))
+        good.append((position, row, hashlib.sha256(sent.encode()).hexdigest()))
+    return Read(good, rejected)
+
+
+async def apply_rows(
+    session: AsyncSession, merchant_id: str, rows: list[tuple[int, Any, str]] | Read, *, source: str = SOURCE
+) -> list[RowOutcome]:
+    """Apply import rows in order, in the caller's transaction: each is created, updated, unchanged or rejected
+    with its reason. Upsert key: (biller, refNumber). Once money was paid on an invoice through Tonle, a row that
+    changes its amount, currency or customer is rejected; its text may still change."""
+    read = rows if isinstance(rows, Read) else read_rows(rows)
+    await lock_biller(session, merchant_id)
+    now = clock.now()
+    outcomes: list[RowOutcome] = list(read.rejected)
+    good = read.good
 
     refs = list({row.ref_number for _, row, _ in good})
     codes = list({row.customer.code for _, row, _ in good})
     invoices: dict[str, dict[str, Any]] = {}
-    for part in _chunks(refs):
+    for part in _chunks(refs, 5000):
         for r in (
             await session.execute(
-                select(Invoice.__table__).where(Invoice.merchant_id == merchant_id, Invoice.ref_number.in_(part))
+                select(Invoice.__table__).where(
+                    Invoice.merchant_id == merchant_id, among(session, Invoice.ref_number, part)
+                )
             )
         ).mappings():
             invoices[r["ref_number"]] = dict(r)
     consumers: dict[str, dict[str, Any]] = {}
-    for part in _chunks(codes):
+    for part in _chunks(codes, 5000):
         for r in (
             await session.execute(
                 select(BillConsumer.__table__).where(
-                    BillConsumer.merchant_id == merchant_id, BillConsumer.code.in_(part)
+                    BillConsumer.merchant_id == merchant_id, among(session, BillConsumer.code, part)
                 )
             )
         ).mappings():
@@ -269,7 +287,7 @@ async def apply_rows(
         outcomes.append(RowOutcome(position, "updated", invoice_id=inv["id"], ref_number=ref))
 
     if new_consumers:
-        await session.execute(insert(BillConsumer), list(new_consumers.values()))
+        await insert_rows(session, BillConsumer.__table__, list(new_consumers.values()))
     if changed_consumers:
         await session.execute(
             update(BillConsumer),
@@ -279,7 +297,7 @@ async def apply_rows(
             ],
         )
     if new_invoices:
-        await session.execute(insert(Invoice), list(new_invoices.values()))
+        await insert_rows(session, Invoice.__table__, list(new_invoices.values()))
     if changed_invoices:
         await session.execute(
             update(Invoice),
@@ -289,7 +307,7 @@ async def apply_rows(
             await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(part)))
     lines = [line for ls in lines_of.values() for line in ls]
     if lines:
-        await session.execute(insert(InvoiceLine), lines)
+        await insert_rows(session, InvoiceLine.__table__, lines)
     outcomes.sort(key=lambda o: o.position)
     return outcomes
 

@@ -10,4 +10,5 @@ async def _apply_imports(ctx: Context) -> int:
     return await imports.run_once(ctx.db, ctx.settings)
 
 
-TASKS = [Task("hosted imports", _apply_imports, every=lambda s: s.worker_poll_seconds)]
+NAME = "hosted imports"
+TASKS = [Task(NAME, _apply_imports, every=lambda s: s.worker_poll_seconds)]

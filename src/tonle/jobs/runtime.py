@@ -52,6 +52,17 @@ class Task:
             raise ValueError(f"task {self.name}: give exactly one of every= (a queue) or period= (a schedule)")
 
 
+_WAKE: dict[str, asyncio.Event] = {}  # a queue task's bell, rung by work queued in this process
+
+
+def nudge(name: str) -> None:
+    """Work for queue task ``name`` was just queued: if a worker of this process waits on it, it looks now instead
+    of after its idle pause (other workers find the work at their next round)."""
+    bell = _WAKE.get(name)
+    if bell is not None:
+        bell.set()
+
+
 def backoff(failures: int) -> float:
     return min(BACKOFF_FIRST_SECONDS * 2 ** (failures - 1), BACKOFF_MAX_SECONDS) if failures else 0.0
 
@@ -66,6 +77,7 @@ async def run(db: Database, settings: Settings, stop: asyncio.Event, tasks: list
 async def _loop(task: Task, ctx: Context, stop: asyncio.Event) -> None:
     if task.period is not None and task.period(ctx.settings) <= 0:
         return  # a schedule turned off in the settings
+    bell = _WAKE.setdefault(task.name, asyncio.Event()) if task.every is not None else None
     failures = 0
     while not stop.is_set():
         busy = 0
@@ -81,13 +93,27 @@ async def _loop(task: Task, ctx: Context, stop: asyncio.Event) -> None:
             pause = min(ctx.settings.worker_poll_seconds * 5, task.period(ctx.settings))  # look again soon
         else:
             pause = 0.0 if busy else task.every(ctx.settings)  # type: ignore[misc]
-        if pause:
+        if pause and bell is not None and not failures:
+            await _sleep(stop, bell, pause)
+        elif pause:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
             except TimeoutError:
                 pass
         else:
             await asyncio.sleep(0)  # let the other loops and the stop signal in
+
+
+async def _sleep(stop: asyncio.Event, bell: asyncio.Event, pause: float) -> None:
+    """An idle queue's pause: until ``pause`` has passed, the worker stops, or the bell rings."""
+    stopping = asyncio.ensure_future(stop.wait())
+    ringing = asyncio.ensure_future(bell.wait())
+    try:
+        await asyncio.wait((stopping, ringing), timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        ringing.cancel()
+        bell.clear()
 
 
 async def _scheduled(task: Task, ctx: Context) -> int:

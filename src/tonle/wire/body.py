@@ -368,25 +368,74 @@ def rule_of(model: type[BaseModel], name: str) -> Rule | None:
     return next((m for m in model.model_fields[name].metadata if isinstance(m, Rule)), None)
 
 
+_Plan = list[tuple[str, str, Rule | None, tuple[str, ...]]]
+_PLANS: dict[type[BaseModel], _Plan] = {}
+
+
+def _plan(model: type[BaseModel]) -> _Plan:
+    """Each field's name, key, rule and the keys it reads, worked out once per model (a bulk import parses
+    thousands of rows with the same model)."""
+    plan = _PLANS.get(model)
+    if plan is None:
+        plan = []
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            rule = rule_of(model, name)
+            plan.append((name, key, rule, rule.keys(key) if rule is not None else (key,)))
+        _PLANS[model] = plan
+    return plan
+
+
 def _fill(model: type[M], p: Pass) -> M:
     ruled: list[tuple[str, str, Rule]] = []
     sent: set[str] = set()
-    for name, info in model.model_fields.items():
-        key = info.alias or name
-        rule = rule_of(model, name)
+    src, values = p.src, p.values
+    for name, key, rule, keys in _plan(model):
         if rule is not None:
-            p.values[name] = rule.check(p, key)
+            values[name] = rule.check(p, key)
             ruled.append((name, key, rule))
-            if any(k in p.src for k in rule.keys(key)):
-                sent.add(name)
-        elif key in p.src:
-            p.values[name] = p.src[key]
+            for k in keys:
+                if k in src:
+                    sent.add(name)
+                    break
+        elif key in src:
+            values[name] = src[key]
             sent.add(name)
     for name, key, rule in ruled:
-        p.values[name] = rule.late(p, key, p.values[name])
+        values[name] = rule.late(p, key, values[name])
     if issubclass(model, WireBody):
         model.refine(p)
+        return _construct(model, p.values, sent)
     return model.model_construct(_fields_set=sent, **p.values)
+
+
+_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+_MISSING = object()
+
+
+def _construct(model: type[M], values: dict[str, Any], sent: set[str]) -> M:
+    """``model_construct`` for a body model (no extras, no private attributes), without its per-call bookkeeping:
+    every field is in ``values`` or takes its default (a bulk import builds thousands)."""
+    defaults = _DEFAULTS.get(model)
+    if defaults is None:
+        defaults = _DEFAULTS[model] = {
+            name: info.default if info.default_factory is None else _MISSING
+            for name, info in model.model_fields.items()
+        }
+    fields = {}
+    for name, default in defaults.items():
+        if name in values:
+            fields[name] = values[name]
+        elif default is _MISSING:
+            fields[name] = model.model_fields[name].default_factory()  # type: ignore[misc,call-arg]
+        else:
+            fields[name] = default
+    m = model.__new__(model)
+    object.__setattr__(m, "__dict__", fields)
+    object.__setattr__(m, "__pydantic_fields_set__", sent)
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m
 
 
 def parse(model: type[M], body: Any) -> M:

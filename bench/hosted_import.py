@@ -1,0 +1,164 @@
+"""The Hosted import benchmark: 10,000 invoices (each with a customer of its own and one line) POSTed to
+`/billflow/v1/Bill24Operation/Invoice/Import` of a `tonle serve` (worker in process) on a fresh database, timed from
+the request until the import's state is `done`; then the same file again (every row `unchanged`). Goal: ≤ 5 s.
+Appends its figures to bench/RESULTS.md.
+
+    .venv/bin/python bench/hosted_import.py                 # 10,000 rows, both databases
+    .venv/bin/python bench/hosted_import.py --rows 2000 --db sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+from tonle.wire import wirejson  # noqa: E402
+
+TONLE = [sys.executable, "-m", "tonle.cli"]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DB = "tonle_import_bench"
+IMPORT = "/billflow/v1/Bill24Operation/Invoice/Import"
+
+
+def rows(n: int) -> list[dict]:
+    return [
+        {
+            "refId": str(i),
+            "refNumber": f"INV-{i:06d}",
+            "date": "2026-11-01T02:41:55.350Z",
+            "dueDate": "2026-12-30T06:50:55.350Z",
+            "description": "Water, November",
+            "currency": "USD",
+            "totalAmount": Decimal("10.50"),
+            "paidAmount": 0,
+            "customer": {"code": f"C{i:06d}", "name": f"Customer {i}", "address": "Phnom Penh", "phone": "011345789"},
+            "totalTax": 0,
+            "details": [
+                {
+                    "itemName": "Water",
+                    "quantity": 2,
+                    "price": Decimal("5.25"),
+                    "amount": Decimal("10.50"),
+                    "taxAmount": 0,
+                }
+            ],
+        }
+        for i in range(n)
+    ]
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", PG_ADMIN, "-qc", sql], check=True, capture_output=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed_import(c: httpx.Client, body: bytes) -> tuple[float, float, dict]:
+    t0 = time.perf_counter()
+    r = c.post(IMPORT, content=body, headers={"Content-Type": "application/json"})
+    answered = time.perf_counter() - t0
+    assert r.status_code == 200, r.text
+    import_id = r.json()["id"]
+    while True:
+        out = c.get(f"{IMPORT}/{import_id}", params={"limit": 1}).json()
+        if out["state"] == "done":
+            return answered, time.perf_counter() - t0, out
+        if time.perf_counter() - t0 > 300:
+            raise SystemExit(f"import {import_id} not done after 300 s: {out}")
+        time.sleep(0.1)
+
+
+def one(db: str, n: int, tmp: Path) -> dict[str, object]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TONLE_DATA_DIR": str(tmp / db),
+        "TONLE_PORT": str(port),
+        "TONLE_ACCESS_LOG": "false",
+    }
+    if db == "postgres":
+        psql(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+        psql(f'CREATE DATABASE "{PG_DB}"')
+        env["TONLE_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DB}"
+    subprocess.run([*TONLE, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
+    subprocess.run([*TONLE, "seed", "fixtures/demo.json"], env=env, check=True, capture_output=True, cwd=ROOT)
+    server = subprocess.Popen([*TONLE, "serve", "--no-migrate"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    body = wirejson.dumps(rows(n)).encode()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        auth = httpx.post(
+            base + "/merchantsecurity/authorize",
+            json={"token": "3687203e-1cf4-43de-8a1c-c2192248132a", "clientId": "demo-client", "secret": "demo-secret"},
+        ).json()["data"]["token"]
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {auth}"}, timeout=120) as c:
+            answered, done, first = timed_import(c, body)
+            answered2, done2, again = timed_import(c, body)
+    finally:
+        server.terminate()
+        server.wait(30)
+        if db == "postgres":
+            psql(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+    assert first["created"] == n and again["unchanged"] == n, (first, again)
+    return {
+        "db": db,
+        "rows": n,
+        "mb": round(len(body) / 1e6, 1),
+        "answered": round(answered, 2),
+        "done": round(done, 2),
+        "answered_again": round(answered2, 2),
+        "done_again": round(done2, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    args = ap.parse_args()
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    with tempfile.TemporaryDirectory() as t:
+        results = [one(db, args.rows, Path(t)) for db in dbs]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"\n## Hosted invoice import, {stamp}\n",
+        "`bench/hosted_import.py`: one POST of new invoices (a new customer and one line each) to a `tonle serve` "
+        "with its worker in process, timed until the import's state is `done` (the request stores the rows and "
+        "answers; the worker applies them in chunks of 1,000); then the same file again (every row `unchanged`).\n",
+        "| database | rows | body, MB | answered, s | all applied, s | goal | again: answered, s | again: applied, s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['db']} | {r['rows']:,} | {r['mb']} | {r['answered']} | {r['done']} | ≤ 5 | "
+            f"{r['answered_again']} | {r['done_again']} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with (ROOT / "bench" / "RESULTS.md").open("a") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
