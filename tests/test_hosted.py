@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from helpers import add_bank, ok, set_merchant
 from tonle.banks.models import BillLookup
 from tonle.hosted import imports
-from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, InvoiceImportRow
+from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, InvoiceImportRow, InvoiceLine
 from tonle.kit.clock import PHNOM_PENH, clock
 from tonle.ledger.models import Entry, Posting
 from tonle.transactions.models import Transaction
@@ -486,3 +486,106 @@ def test_two_imports_of_overlapping_rows_at_once_give_each_row_one_outcome(pg_se
         return (await session.execute(q)).scalar_one()
 
     assert h.db(rows) == 0
+
+
+def test_a_worker_killed_mid_import_leaves_each_row_applied_once(hosted_server):
+    """`tonle worker` applies a queued import in small chunks; it is SIGKILLed part-way, a new worker takes the
+    batch over when the lease runs out, and every row ends with exactly one outcome and one effect."""
+    import time
+
+    import procs
+
+    h = Hosted(hosted_server)
+    n = 4000
+    rows = [row(f"K-{i:05d}", f"KC{i % 900}") for i in range(n)]
+    head = h.send(rows).json()
+    assert h.outcomes(head["id"])["state"] == "queued"
+    env = {"TONLE_HOSTED_IMPORT_CHUNK_ROWS": "50", "TONLE_HOSTED_IMPORT_LEASE_SECONDS": "2"}
+    first = procs.worker(hosted_server.backend, **env)
+    try:
+        done = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = h.outcomes(head["id"])["rowsDone"]
+            if done >= 200:
+                break
+            time.sleep(0.02)
+    finally:
+        first.kill()
+    at_kill = h.outcomes(head["id"])
+    assert 0 < at_kill["rowsDone"] < n and at_kill["state"] != "done", at_kill  # killed mid-batch
+    second = procs.worker(hosted_server.backend, **env)
+    try:
+        out = wait_for_done(h, head["id"])
+    finally:
+        second.stop()
+    assert (out["rowsDone"], out["created"], out["updated"], out["unchanged"], out["rejected"]) == (n, n, 0, 0, 0)
+    assert len(out["rows"]) == n and sorted(r["index"] for r in out["rows"]) == list(range(n))
+    assert h.db(lambda s: _count(s, Invoice, merchant_id=h.m.id)) == n
+    assert h.db(lambda s: _count(s, BillConsumer, merchant_id=h.m.id)) == 900
+
+    async def lines(session):
+        q = (
+            select(func.count())
+            .select_from(InvoiceLine)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(Invoice.merchant_id == h.m.id)
+        )
+        return (await session.execute(q)).scalar_one()
+
+    assert h.db(lines) == n  # one line each: nothing applied twice
+
+
+def wait_for_done(h: Hosted, import_id: int, timeout: float = 90) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = h.outcomes(import_id)
+        if out["state"] == "done":
+            return out
+        time.sleep(0.1)
+    raise AssertionError(f"import {import_id} not done: {out}")
+
+
+def test_tonle_hosted_import_reads_json_and_csv_and_writes_the_rejected_rows(hosted_server, tmp_path):
+    h = Hosted(hosted_server)
+    client_id = h.m.creds.client_id
+    good = tmp_path / "invoices.json"
+    good.write_text(wirejson.dumps([row("CLI-1", "Q1"), row("CLI-2", "Q2", amount="7.25")]))
+    done = hosted_server.cli("hosted", "import", str(good), "--client-id", client_id)
+    assert done.returncode == 0, done.stderr
+    assert "created" in done.stdout and "2" in done.stdout
+    assert h.invoice("CLI-2")["totalAmount"] == Decimal("7.25")
+
+    csv_file = tmp_path / "invoices.csv"
+    csv_file.write_text(
+        "refNumber,date,dueDate,currency,totalAmount,customer.code,customer.name,line.itemName,line.quantity,"
+        "line.price,line.amount\n"
+        "CSV-1,2026-11-01,2026-12-01,KHR,15000,Q3,Sok Chea,Water,1,10000,10000\n"
+        "CSV-1,,,,,,,Meter,1,5000,5000\n"
+        "CSV-2,2026-11-01,2026-10-01,KHR,100,Q3,Sok Chea,,,,\n"
+        "CSV-3,2026-11-01,2026-12-01,KHR,10.5,Q4,Dara,,,,\n",
+        encoding="utf-8",
+    )
+    proc = hosted_server.cli("hosted", "import", str(csv_file), "--client-id", client_id)
+    assert proc.returncode == 1, proc.stderr  # some rows were rejected
+    assert "rejected rows written to" in proc.stdout
+    refused = wirejson.loads((tmp_path / "invoices.csv.rejected.json").read_text())
+    assert [(r["index"], r["row"]["refNumber"]) for r in refused] == [(1, "CSV-2"), (2, "CSV-3")]
+    assert refused[0]["reason"] == "row 1: [dueDate] must not be before [date]."
+    lines = h.invoice("CSV-1")
+    assert (lines["totalAmount"], lines["customer"]["name"]) == (15000, "Sok Chea")
+
+    # The same file again: nothing changes; bad files and unknown billers are refused before anything is stored.
+    again = hosted_server.cli("hosted", "import", str(good), "--client-id", client_id)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("refNumber,colour\nX,blue\n")
+    r = hosted_server.cli("hosted", "import", str(bad), "--client-id", client_id)
+    assert r.returncode == 2 and "unknown CSV column(s): colour" in r.stderr
+    r = hosted_server.cli("hosted", "import", str(good), "--client-id", "nobody")
+    assert r.returncode == 2 and "no merchant has client id" in r.stderr
+    (tmp_path / "obj.json").write_text('{"refNumber": "x"}')
+    r = hosted_server.cli("hosted", "import", str(tmp_path / "obj.json"), "--client-id", client_id)
+    assert r.returncode == 2 and "array of invoices" in r.stderr

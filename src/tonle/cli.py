@@ -26,6 +26,7 @@ sandbox_app = typer.Typer(help="Drive the sandbox over HTTP, as an SDK and a ban
 payouts_app = typer.Typer(help="Sub-biller payouts.", no_args_is_help=True)
 khqr_app = typer.Typer(help="KHQR codes: decode and encode EMVCo payloads.", no_args_is_help=True)
 proxy_app = typer.Typer(help="Merchant Proxy: check a biller's proxy, see its health.", no_args_is_help=True)
+hosted_app = typer.Typer(help="Bill24 Hosted: import the invoices Tonle keeps for a biller.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook deliveries: the log, resends, a local receiver.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
@@ -33,6 +34,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(proxy_app, name="proxy")
+app.add_typer(hosted_app, name="hosted")
 app.add_typer(khqr_app, name="khqr")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -400,6 +402,97 @@ def proxy_check(
     failed = sum(r.ok is False for r in results)
     out.print(f"{failed} of {len(results)} checks failed" if failed else "all checks passed")
     if failed:
+        raise typer.Exit(1)
+
+
+@hosted_app.command("import")
+def hosted_import(
+    file: Annotated[Path, typer.Argument(help="invoices: .json (the import endpoint's body) or .csv")],
+    client_id: Annotated[str, typer.Option("--client-id", help="the biller's client id")],
+    rejected: Annotated[
+        Path | None, typer.Option(help="where to write the rejected rows (default: FILE.rejected.json)")
+    ] = None,
+) -> None:
+    """Import invoices for a biller, straight into the database, as one import batch (the same rules and
+    per-row outcomes as the import endpoint). CSV columns: refNumber, refId, date, dueDate, description,
+    currency, totalAmount, paidAmount, totalTax, exchangeRateKhr, totalAmountKhr, customer.code, customer.name,
+    customer.address, customer.phone, customer.moc, customer.vat, customer.email, and one line's line.itemName,
+    line.description, line.quantity, line.price, line.amount, line.taxAmount (a row with the refNumber of the
+    row above adds a line to it). Exits 1 if any row was rejected, 2 if the file cannot be read."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from tonle.hosted import files, imports, service
+    from tonle.merchants.models import Merchant
+    from tonle.migrate import upgrade
+    from tonle.wire import wirejson
+
+    try:
+        rows = files.read_file(file)
+        imports.check_body(rows)
+    except files.FileError as exc:
+        raise fail(str(exc), 2) from None
+    except service.NotAList as exc:
+        raise fail(f"row {exc.facts['index']} is not an invoice object", 2) from None
+    except service.TooManyRows as exc:
+        raise fail(
+            f"{exc.facts['rows']} invoices: one import takes at most {exc.facts['limit']}; split the file", 2
+        ) from None
+    settings = get_settings()
+    upgrade(settings.effective_database_url)
+    bar = Progress(
+        TextColumn("importing invoices"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    )
+    task = bar.add_task("import", total=len(rows))
+
+    async def run():
+        db = _db()
+        try:
+            async with db.sessions() as session:
+                merchant = (
+                    await session.execute(select(Merchant).where(Merchant.client_id == client_id))
+                ).scalar_one_or_none()
+            if merchant is None:
+                return None, []
+            batch = await files.import_rows(
+                db, settings, merchant.id, rows, lambda done, total: bar.update(task, completed=done)
+            )
+            async with db.sessions() as session:
+                refused = await imports.rows_of(session, batch, outcome="rejected")
+            return batch, refused
+        finally:
+            await db.dispose()
+
+    with bar:
+        batch, refused = asyncio.run(run())
+    if batch is None:
+        raise fail(f"no merchant has client id {client_id!r}", 2)
+    table = Table(title=f"import {batch.id}: {batch.total_record} rows")
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for name in ("created", "updated", "unchanged", "rejected"):
+        table.add_row(name, str(getattr(batch, name)))
+    out.print(table)
+    if refused:
+        target = rejected or file.with_name(file.name + ".rejected.json")
+        body = [
+            {"index": r.position, "reason": r.reason, "reason_kh": r.reason_kh, "row": wirejson.loads(r.payload)}
+            for r in refused
+        ]
+        target.write_text(wirejson.dumps(body))
+        for r in refused[:5]:
+            out.print(escape(r.reason), highlight=False)
+        if len(refused) > 5:
+            out.print(f"... and {len(refused) - 5} more")
+        out.print(f"rejected rows written to {escape(str(target))}", highlight=False)
         raise typer.Exit(1)
 
 

@@ -7,8 +7,10 @@ after it runs out applies exactly the rows that have no outcome yet. Every row i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -121,12 +123,20 @@ class Claimed:
     token: str
 
 
-async def claim(db: Database, lease: timedelta) -> Claimed | None:
+_PICK_ONE = (
+    "SELECT id FROM invoice_imports WHERE id = :only AND status <> 'done' "
+    "AND (lease_until IS NULL OR lease_until < :now)"
+)
+
+
+async def claim(db: Database, lease: timedelta, only: int | None = None) -> Claimed | None:
+    """The lease of the oldest batch left to apply (or of batch ``only``), or None."""
     now = clock.now()
     token = str(uuid.uuid4())
-    stmt = lease_claim("invoice_imports", _PICK, "id, merchant_id", postgres=db.engine.dialect.name == "postgresql")
+    pick, params = (_PICK, {}) if only is None else (_PICK_ONE, {"only": only})
+    stmt = lease_claim("invoice_imports", pick, "id, merchant_id", postgres=db.engine.dialect.name == "postgresql")
     async with db.sessions() as session, session.begin():
-        row = (await session.execute(stmt, {"now": now, "until": now + lease, "token": token})).first()
+        row = (await session.execute(stmt, {"now": now, "until": now + lease, "token": token, **params})).first()
     return Claimed(row.id, row.merchant_id, token) if row else None
 
 
@@ -235,21 +245,53 @@ async def _record(session: AsyncSession, values: list[dict[str, Any]]) -> int:
 
 async def run_once(db: Database, settings: Settings) -> int:
     """Take one queued batch (or one whose worker's lease ran out) and apply it to the end; rows applied."""
-    lease = timedelta(seconds=settings.hosted_import_lease_seconds)
-    size = settings.hosted_import_chunk_rows
-    batch = await claim(db, lease)
+    batch = await claim(db, timedelta(seconds=settings.hosted_import_lease_seconds))
     if batch is None:
         return 0
+    return max(await _apply(db, settings, batch), 1)
+
+
+async def _apply(db: Database, settings: Settings, batch: Claimed, progress: Progress | None = None) -> int:
+    lease = timedelta(seconds=settings.hosted_import_lease_seconds)
+    size = settings.hosted_import_chunk_rows
     done, last = 0, -1
     try:
         # Reading a chunk on a thread while the database applied the one before made it slower, not faster: the
-        # thread took the GIL from the event loop at every hand-over of the database driver (bench/RESULTS.md).
+        # thread took the GIL from the event loop at every hand-over of the database driver.
         while rows := await fetch(db, batch, last, size):
             chunk = read_chunk(rows)
             await apply_chunk(db, batch, chunk, lease)
             done, last = done + len(chunk.ids), chunk.last
+            if progress is not None:
+                progress(done, 0)
         await finish(db, batch)
     except LeaseLost:
         log.warning("import %s: lease lost after %d rows; its new holder carries on", batch.id, done)
     log.info("import %s: %d rows applied", batch.id, done)
-    return max(done, 1)
+    return done
+
+
+Progress = Callable[[int, int], None]
+
+
+async def run_batch(db: Database, settings: Settings, batch_id: int, progress: Progress | None = None) -> None:
+    """Apply batch ``batch_id`` here (``progress(done, total)`` after each chunk), or, when a worker holds it
+    already, follow it until it is done."""
+    batch = await claim(db, timedelta(seconds=settings.hosted_import_lease_seconds), only=batch_id)
+    total = 0
+    async with db.sessions() as session:
+        found = await session.get(InvoiceImport, batch_id)
+        total = found.total_record if found else 0
+        before = found.rows_done if found else 0
+    if batch is not None:
+        await _apply(db, settings, batch, (lambda done, _: progress(before + done, total)) if progress else None)
+    while True:
+        async with db.sessions() as session:
+            found = await session.get(InvoiceImport, batch_id)
+        if found is None or found.status == "done":
+            break
+        if progress is not None:
+            progress(found.rows_done, total)
+        await asyncio.sleep(0.2)
+    if progress is not None and found is not None:
+        progress(found.rows_done, total)

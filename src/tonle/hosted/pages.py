@@ -30,9 +30,6 @@ TEXT: dict[str, dict[str, str]] = {
         "date": "កាលបរិច្ឆេទ",
         "due_date": "ថ្ងៃផុតកំណត់",
         "item": "មុខទំនិញ",
-        "qty": "ចំនួន",
-        "price": "តម្លៃ",
-        "amount": "ទឹកប្រាក់",
         "total": "សរុប",
         "tax": "ពន្ធ",
         "paid": "បានបង់",
@@ -57,10 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
         "vat": "VAT number",
         "date": "Date",
         "due_date": "Due date",
-        "item": "Item",
-        "qty": "Qty",
-        "price": "Price",
-        "amount": "Amount",
+        "item": "Items",
         "total": "Total",
         "tax": "Tax",
         "paid": "Paid",
@@ -111,19 +105,16 @@ async def digital_bill(token: str, request: Request, session: Session) -> Respon
     lines = await service.invoice_lines(session, inv.id)
     qr = await service.shown_khqr(session, merchant, inv)
 
-    rows = "".join(
-        f"<tr><td>{e(line.item_name)}"
-        + (f'<br><span class="muted small">{e(line.description)}</span>' if line.description else "")
-        + f'</td><td class="r num">{e(line.quantity)}</td><td class="r num">{e(money(line.price, cur))}</td>'
-        f'<td class="r num">{e(money(line.amount, cur))}</td></tr>'
+    items = "".join(
+        f'<li><div class="line-main"><span class="item">{e(line.item_name)}</span>'
+        f'<span class="num">{e(money(line.amount, cur))}</span></div>'
+        f'<div class="muted small">{e(line.quantity or "1")} × {e(money(line.price, cur))}'
+        + (f" · {e(line.description)}" if line.description else "")
+        + "</div></li>"
         for line in lines
     )
     table = (
-        f'<div class="table-wrap"><table class="table" id="lines"><thead><tr><th>{e(t["item"])}</th>'
-        f'<th class="r">{e(t["qty"])}</th><th class="r">{e(t["price"])}</th><th class="r">{e(t["amount"])}</th>'
-        f"</tr></thead><tbody>{rows}</tbody></table></div>"
-        if lines
-        else ""
+        f'<h2 class="small muted">{e(t["item"])}</h2><ul class="bill-lines" id="lines">{items}</ul>' if lines else ""
     )
     summary = (
         f'<dl class="summary" id="totals"><dt>{e(t["total"])}</dt><dd id="total-amount">'
