@@ -149,3 +149,47 @@ def test_a_bill_link_that_names_no_invoice_says_so_in_both_languages(hosted_serv
         fits(page)
         shot(page, f"digital-bill-not-found-{hosted_server.name}")
     assert hosted_server.client().get("/bill/not-a-real-token/khqr.svg").status_code == 404
+
+
+def test_the_bank_app_finds_a_hosted_bill_links_its_digital_bill_and_pays_part(hosted_server, browser):  # noqa: F811
+    from urllib.parse import urlsplit
+
+    from tonle.banks.models import Bank
+
+    h = Hosted(hosted_server, "City Water")
+    h.imported([row("APP-1", "H9", amount="30000", currency="KHR"), row("APP-2", "H9", amount="12000", currency="KHR")])
+
+    async def sandbox_token(session):
+        (await session.get(Bank, h.bank_code)).sandbox_token = h.bank_token
+
+    h.db(sandbox_token)
+    with opened(browser, VIEWPORTS["phone"]) as page:
+        page.goto(f"{hosted_server.base_url}/sandbox/bank/{h.bank_code}/bills?lang=en")
+        page.fill("#biller", h.code)
+        page.fill("#consumer", "H9")
+        with page.expect_navigation():
+            page.click("#find")
+        assert page.locator("#biller-name").inner_text() == "City Water"
+        assert page.locator("#due").inner_text() == "42,000 ៛"
+        assert page.locator("#pending-bills tbody tr").count() == 2
+        fits(page)
+        shot(page, f"bank-hosted-bill-en-phone-{hosted_server.name}")
+        with page.expect_navigation():
+            page.locator("#pending-bills tbody tr").nth(1).locator("a").click()  # the oldest, listed last
+        assert urlsplit(page.url).path.startswith("/bill/")
+        assert page.locator("#ref-number").inner_text() == "APP-1"
+        page.goto(f"{hosted_server.base_url}/sandbox/bank/{h.bank_code}/bills?lang=en")  # the look-up was a POST
+        page.fill("#biller", h.code)
+        page.fill("#consumer", "H9")
+        with page.expect_navigation():
+            page.click("#find")
+        page.fill("#amount", "35000")
+        with page.expect_navigation():
+            page.click("#pay")
+        assert urlsplit(page.url).path.startswith(f"/sandbox/bank/{h.bank_code}/bills/paid/")
+        assert page.locator("#paid-amount").inner_text() == "35,000 ៛"
+    # Oldest due first (the same due date: by number), the rest to the next one.
+    assert [(h.invoice(ref)["state"], h.invoice(ref)["dueAmount"]) for ref in ("APP-1", "APP-2")] == [
+        ("paid", 0),
+        ("partially_paid", 7000),
+    ]

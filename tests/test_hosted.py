@@ -156,6 +156,8 @@ def test_import_answers_family_h_and_each_row_its_outcome(hosted_server):
     # The same file again: every row unchanged. A text change is an update; the consumer follows its row.
     again = h.imported([SPEC_ROW, row("INV-2", "00002", amount="25.50")])
     assert (again["unchanged"], again["created"], again["updated"]) == (2, 0, 0)
+    reordered = dict(reversed(list(SPEC_ROW.items())), totalAmount=Decimal("10.00"))  # the same invoice, written anew
+    assert [r["outcome"] for r in h.imported([reordered])["rows"]] == ["unchanged"]
     changed = copy.deepcopy(SPEC_ROW)
     changed["description"] = "June water"
     changed["customer"]["name"] = "Nim Nheb"
@@ -229,7 +231,9 @@ def test_bad_input_is_refused_whole_or_per_row_with_row_and_field(hosted_server)
     assert len(only) == 10
     assert [r["refNumber"] for r in h.invoices()["result"]] == ["OK"]
     for bad_q in ({"outcome": "lost"}, {"limit": "0"}):
-        assert h.c.get(f"{IMPORT}/{out['id']}", params=bad_q).status_code != 500
+        r = h.c.get(f"{IMPORT}/{out['id']}", params=bad_q)
+        assert r.status_code == 400 and r.json()["code"] == "ERR_MISSED_FIELD", r.text
+    assert h.c.get(f"{IMPORT}/abc").status_code == 400
     assert h.c.get(f"{IMPORT}/999999999").status_code == 404
 
 
@@ -439,7 +443,8 @@ def test_the_invoice_list_pages_and_caps_the_page_size(hosted_server):
     assert legacy.status_code == 200 and len(legacy.json()["result"]) == 12
     assert len(h.invoices(consumerCode="P1")["result"]) == 4
     for bad in ({"pageSize": "-5"}, {"pageIndex": "x"}, {"pageSize": str(10**30)}):
-        assert h.c.get("/billflow/v1/Bill24Operation/Invoice/All", params=bad).status_code != 500
+        r = h.c.get("/billflow/v1/Bill24Operation/Invoice/All", params=bad)
+        assert r.status_code == 400 and r.json()["code"] == "ERR_MISSED_FIELD", r.text
 
 
 def test_a_large_import_runs_as_a_job_and_each_row_is_applied_once(hosted_server):

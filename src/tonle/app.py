@@ -137,7 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             loc = ".".join(str(p) for p in err.get("loc", ())[1:]) or "request"
             parts.append((f"The [{loc}] field is invalid.", f"[{loc}] មិនត្រឹមត្រូវ។"))
         text = (", ".join(p[0] for p in parts), ", ".join(p[1] for p in parts))
-        return envelope.product(codes.MISSED_FIELD, None, compat, text=text)
+        # HTTP 200, the live server's way, unless the product answers bad input with a 4xx (Hosted: 400).
+        status = getattr(request.scope.get("route"), "validation_status", 200)
+        return envelope.product(codes.MISSED_FIELD, None, compat, text=text, status=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> WireJSONResponse:

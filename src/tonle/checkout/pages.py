@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 from pathlib import Path
 
-import segno
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import FileResponse, Response, StreamingResponse
@@ -17,6 +15,7 @@ from tonle.banks.models import Bank
 from tonle.bills.models import Bill
 from tonle.checkout import service
 from tonle.checkout.router import bank_links
+from tonle.khqr import images
 from tonle.kit.clock import epoch
 from tonle.transactions.models import effective_status
 from tonle.wire.http import Session
@@ -287,15 +286,11 @@ async def khqr_image(tran_id: str, fmt: str, session: Session) -> Response:
     found = await service.by_tran_id(session, tran_id)
     if found is None or fmt not in ("png", "svg"):
         return Response(status_code=404)
-    qr = segno.make(found[1].khqr_string, error="m")
-    out = io.BytesIO()
-    if fmt == "png":
-        qr.save(out, kind="png", scale=8, border=4)
-        media = "image/png"
-    else:
-        qr.save(out, kind="svg", scale=6, border=4, xmldecl=False)
-        media = "image/svg+xml"
-    return Response(out.getvalue(), media_type=media, headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+    return Response(
+        images.render(found[1].khqr_string, fmt),
+        media_type=images.FORMATS[fmt],
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/static/checkout.js")

@@ -65,9 +65,9 @@ async def create(session: AsyncSession, settings: Settings, merchant_id: str, bo
     batch = InvoiceImport(merchant_id=merchant_id, status="queued", total_record=len(rows), created_at=now)
     session.add(batch)
     await session.flush()
-    sent = [wirejson.dumps(raw) for raw in rows]  # kept as sent; an identical row later is "unchanged"
+    sent = [wirejson.dumps(raw) for raw in rows]  # kept as sent, exact
     if len(rows) <= settings.hosted_inline_rows:
-        outcomes = await service.apply_rows(session, merchant_id, [(i, rows[i], sent[i]) for i in range(len(rows))])
+        outcomes = await service.apply_rows(session, merchant_id, list(enumerate(rows)))
         values = [
             {"import_id": batch.id, "position": o.position, "payload": sent[o.position], **_row_values(o)}
             for o in outcomes
@@ -168,7 +168,7 @@ async def fetch(db: Database, batch: Claimed, after: int, size: int) -> list[Any
 
 def read_chunk(rows: list[Any]) -> Chunk:
     """Decode and read a chunk (pure Python: no database)."""
-    read = service.read_rows([(r.position, wirejson.loads(r.payload), r.payload) for r in rows])
+    read = service.read_rows([(r.position, wirejson.loads(r.payload)) for r in rows])
     return Chunk({r.position: r.id for r in rows}, read, rows[-1].position)
 
 

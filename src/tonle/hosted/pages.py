@@ -5,15 +5,14 @@ It is the ``digital_bill_url`` of the bank channel's pending bills."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import segno
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from tonle.hosted import service
 from tonle.hosted.models import BillConsumer, Invoice
+from tonle.khqr import images
 from tonle.merchants.models import Merchant
 from tonle.wire.http import Session
 from tonle.wire.pages import SECURITY_HEADERS, brand_html, e, money, page, pick_lang, problem_of, when
@@ -164,12 +163,8 @@ async def bill_khqr(token: str, fmt: str, session: Session) -> Response:
     qr = await service.shown_khqr(session, merchant, inv)
     if qr is None:
         return Response(status_code=404)
-    code = segno.make(qr, error="m")
-    out = io.BytesIO()
-    if fmt == "png":
-        code.save(out, kind="png", scale=8, border=4)
-        media = "image/png"
-    else:
-        code.save(out, kind="svg", scale=6, border=4, xmldecl=False)
-        media = "image/svg+xml"
-    return Response(out.getvalue(), media_type=media, headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+    return Response(
+        images.render(qr, fmt),
+        media_type=images.FORMATS[fmt],
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from tonle.hosted import imports, report, service, tasks
+from tonle.hosted import imports, report, schemas, service, tasks
 from tonle.hosted.codes import CODES
 from tonle.hosted.models import BillConsumer, Invoice
 from tonle.hosted.schemas import InvoiceRow
@@ -23,7 +23,9 @@ IMPORT_PATH = "/billflow/v1/Bill24Operation/Invoice/Import"
 IMPORT_PATHS = (IMPORT_PATH,)
 PAGE_LIMIT = 10_000  # the invoice list's largest page: a larger pageSize (the public client asks 999999) reads so
 
-router = APIRouter(tags=["Bill24 Hosted"], route_class=speaking(CODES))
+# Family H has no error shape: bad input is HTTP 400 in the product envelope, query parameters included.
+_Route = type("HostedRoute", (speaking(CODES),), {"validation_status": 400})
+router = APIRouter(tags=["Bill24 Hosted"], route_class=_Route)
 
 
 @router.post(
@@ -35,6 +37,7 @@ router = APIRouter(tags=["Bill24 Hosted"], route_class=speaking(CODES))
         f"`GET {IMPORT_PATH}/{{id}}` answers each row's outcome."
     ),
     openapi_extra=array_body_schema(InvoiceRow, service.MAX_ROWS),
+    response_model=schemas.ImportAnswer,
 )
 async def import_invoices(request: Request, merchant: CurrentMerchant, session: Session, settings: SettingsDep):
     body = await json_value(request)
@@ -58,6 +61,7 @@ def _row(r: Any) -> dict[str, Any]:
 @router.get(
     IMPORT_PATH + "/{import_id}",
     summary="Tonle extension: an import's state and each row's outcome (created, updated, unchanged, rejected)",
+    response_model=schemas.ImportOutcomes,
 )
 async def import_outcomes(
     merchant: CurrentMerchant,
@@ -117,6 +121,7 @@ def _bill(inv: Any, amount: int, currency: str) -> dict[str, Any]:
 @router.get(
     "/billflow/v1/payment",
     summary="Payments of your bills from d1 to d2 (inclusive; no offset: Phnom Penh time), a bare JSON array",
+    response_model=list[schemas.PaymentRecord],
 )
 async def payment_report(
     merchant: CurrentMerchant,
@@ -209,6 +214,7 @@ def _invoice(settings: Any, inv: Invoice, consumer: BillConsumer) -> dict[str, A
 @router.get(
     "/billflow/v1/Bill24Operation/Invoice/All",
     summary=f"Your invoices, a page at a time (pageSize above {PAGE_LIMIT} reads as {PAGE_LIMIT})",
+    response_model=schemas.InvoicePage,
 )
 async def invoice_list(
     merchant: CurrentMerchant,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from tonle.kit.money import AmountError, to_minor
 from tonle.wire.body import Amount, Custom, Each, Email, Instant, Nested, Pass, Text, WireBody, parse
 from tonle.wire.errors import MissedField
+from tonle.wire.http import WireAmount
 from tonle.wire.validate import amount_message
 
 CURRENCIES = ("KHR", "USD")
@@ -104,3 +105,99 @@ def read_row(raw: Any) -> InvoiceRow | list[tuple[str, str]]:
         return parse(InvoiceRow, raw)
     except MissedField as exc:
         return exc.messages
+
+
+# ---------------------------------------------------------------- the answers (documented; rendered by hand)
+
+
+class ImportAnswer(BaseModel):
+    id: int = Field(description="the import batch's id")
+    totalRecord: int = Field(description="rows received")
+    status: int = Field(description="1: accepted")
+
+
+class RowAnswer(BaseModel):
+    index: int
+    outcome: Literal["created", "updated", "unchanged", "rejected"]
+    reason: str
+    reason_kh: str
+    invoiceId: str | None
+
+
+class ImportOutcomes(ImportAnswer):
+    state: Literal["queued", "running", "done"]
+    rowsDone: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    createdDate: str | None
+    finishedDate: str | None
+    rows: list[RowAnswer]
+
+
+class PaidBill(BaseModel):
+    id: str
+    refId: str
+    refNumber: str
+    paidAmount: WireAmount
+    date: str
+    dueDate: str
+
+
+class PaymentRecord(BaseModel):
+    code: str = Field(description="biller code + consumer code")
+    consumerCode: str
+    consumerName: str
+    billerCode: str
+    description: str
+    tranDate: str
+    tranId: str
+    paymentMethod: int = Field(description="1: bank channel, 2: KHQR scan")
+    tranAmount: WireAmount
+    convenienceFeeAmount: WireAmount
+    sponserFeeAmount: WireAmount
+    totalAmount: WireAmount
+    currencyId: str
+    overpay: WireAmount
+    bankRef: str
+    bankName: str
+    bankId: str
+    bills: list[PaidBill]
+
+
+class InvoiceCustomerAnswer(BaseModel):
+    code: str
+    name: str
+    address: str
+    phone: str
+    moc: str
+    vat: str
+    email: str
+
+
+class InvoiceAnswer(BaseModel):
+    id: str
+    refId: str
+    refNumber: str
+    date: str
+    dueDate: str
+    description: str
+    currency: str
+    totalAmount: WireAmount
+    totalTax: WireAmount
+    paidAmount: WireAmount
+    dueAmount: WireAmount
+    exchangeRateKhr: str
+    totalAmountKhr: WireAmount | None
+    state: Literal["open", "partially_paid", "paid", "overdue", "void"]
+    customer: InvoiceCustomerAnswer
+    digitalBillUrl: str
+
+
+class InvoicePage(BaseModel):
+    result: list[InvoiceAnswer]
+    pageIndex: int
+    pageSize: int
+    pageCount: int
+    rowCount: int

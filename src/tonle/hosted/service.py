@@ -146,6 +146,16 @@ def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+async def _held(session: AsyncSession, table: Any, merchant_id: str, key: str, keys: set[str]) -> dict[str, dict]:
+    """The biller's rows of ``table`` whose ``key`` is one of ``keys``, as dicts by that key."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in _chunks(sorted(keys), 5000):
+        q = select(table).where(table.c.merchant_id == merchant_id, among(session, table.c[key], part))
+        for r in (await session.execute(q)).mappings():
+            out[r[key]] = dict(r)
+    return out
+
+
 @dataclass
 class Read:
     """Rows read (parsed, checked, digested) but not yet applied: ``good`` as (position, row, digest)."""
@@ -154,23 +164,30 @@ class Read:
     rejected: list[RowOutcome]
 
 
-def read_rows(rows: list[tuple[int, Any, str]]) -> Read:
-    """Parse import rows (position, the row as decoded, the row's stored text) without touching the database, so
-    that a worker can read the next chunk while the database applies this one."""
+def _digest(row: InvoiceRow) -> str:
+    """Of what a row would store (values as read: ``10`` and ``10.00`` are one amount, key order does not count),
+    so that a row sent again with nothing new is "unchanged"."""
+    lines = [tuple(sorted(line.items())) for line in _lines("", row)]
+    what = (sorted(_invoice_values(row).items()), sorted(_consumer_values(row).items()), row.customer.code, lines)
+    return hashlib.sha256(repr(what).encode()).hexdigest()
+
+
+def read_rows(rows: list[tuple[int, Any]]) -> Read:
+    """Parse import rows (position, the row as decoded) without touching the database."""
     good: list[tuple[int, InvoiceRow, str]] = []
     rejected: list[RowOutcome] = []
-    for position, raw, sent in rows:
+    for position, raw in rows:
         row = read_row(raw)
         if isinstance(row, list):
             ref = raw.get("refNumber") if isinstance(raw, dict) else None
             rejected.append(_reject(position, row, ref[:100] if isinstance(ref, str) else ""))
             continue
-        good.append((position, row, hashlib.sha256(sent.encode()).hexdigest()))
+        good.append((position, row, _digest(row)))
     return Read(good, rejected)
 
 
 async def apply_rows(
-    session: AsyncSession, merchant_id: str, rows: list[tuple[int, Any, str]] | Read, *, source: str = SOURCE
+    session: AsyncSession, merchant_id: str, rows: list[tuple[int, Any]] | Read, *, source: str = SOURCE
 ) -> list[RowOutcome]:
     """Apply import rows in order, in the caller's transaction: each is created, updated, unchanged or rejected
     with its reason. Upsert key: (biller, refNumber). Once money was paid on an invoice through Tonle, a row that
@@ -181,28 +198,8 @@ async def apply_rows(
     outcomes: list[RowOutcome] = list(read.rejected)
     good = read.good
 
-    refs = list({row.ref_number for _, row, _ in good})
-    codes = list({row.customer.code for _, row, _ in good})
-    invoices: dict[str, dict[str, Any]] = {}
-    for part in _chunks(refs, 5000):
-        for r in (
-            await session.execute(
-                select(Invoice.__table__).where(
-                    Invoice.merchant_id == merchant_id, among(session, Invoice.ref_number, part)
-                )
-            )
-        ).mappings():
-            invoices[r["ref_number"]] = dict(r)
-    consumers: dict[str, dict[str, Any]] = {}
-    for part in _chunks(codes, 5000):
-        for r in (
-            await session.execute(
-                select(BillConsumer.__table__).where(
-                    BillConsumer.merchant_id == merchant_id, among(session, BillConsumer.code, part)
-                )
-            )
-        ).mappings():
-            consumers[r["code"]] = dict(r)
+    invoices = await _held(session, Invoice.__table__, merchant_id, "ref_number", {r.ref_number for _, r, _ in good})
+    consumers = await _held(session, BillConsumer.__table__, merchant_id, "code", {r.customer.code for _, r, _ in good})
 
     new_consumers: dict[str, dict[str, Any]] = {}
     changed_consumers: dict[str, dict[str, Any]] = {}
