@@ -284,11 +284,12 @@ def test_a_bank_pays_part_then_more_oldest_invoice_first_and_the_excess_is_overp
 
     # Money was paid on N-1: a new amount is refused for that row; its text may still change.
     n1 = {"date": "2026-10-01", "due": "2026-11-20"}
-    again = h.imported(
-        [row("N-1", "C77", amount="25", **n1), row("N-1", "C77", amount="20", description="Oct water", **n1)]
-    )
+    renamed = row("N-1", "C77", amount="25", **n1)
+    renamed["customer"]["name"] = "Someone Else"
+    again = h.imported([renamed, row("N-1", "C77", amount="20", description="Oct water", **n1)])
     assert [r["outcome"] for r in again["rows"]] == ["rejected", "updated"]
     assert "totalAmount" in again["rows"][0]["reason"] and again["rows"][0]["reason"].startswith("row 0:")
+    assert h.invoice("N-1")["customer"]["name"] == "Nim"  # a rejected row changed nothing, its customer included
 
     # The report: each payment with the invoices it paid; its sums are the ledger's.
     rep = h.report()

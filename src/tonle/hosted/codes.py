@@ -43,5 +43,4 @@ CODES: CodeTable = {
     service.NotAList: _not_a_list,
     service.TooManyRows: _too_many,
     service.ImportNotFound: lambda exc, compat: TonleError(codes.IMPORT_NOT_FOUND, status=404),
-    service.InvoiceNotFound: lambda exc, compat: TonleError(codes.INVOICE_NOT_FOUND, status=404),
 }

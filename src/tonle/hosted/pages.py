@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from tonle.hosted import service
+from tonle.hosted import channel, service
 from tonle.hosted.models import BillConsumer, Invoice
 from tonle.khqr import images
 from tonle.merchants.models import Merchant
@@ -102,7 +102,7 @@ async def digital_bill(token: str, request: Request, session: Session) -> Respon
     due = service.due_of(inv.total_amount, inv.paid_outside, inv.paid_bank)
     paid = inv.paid_outside + inv.paid_bank
     lines = await service.invoice_lines(session, inv.id)
-    qr = await service.shown_khqr(session, merchant, inv)
+    qr = await channel.shown_khqr(session, merchant, inv)
 
     items = "".join(
         f'<li><div class="line-main"><span class="item">{e(line.item_name)}</span>'
@@ -160,7 +160,7 @@ async def bill_khqr(token: str, fmt: str, session: Session) -> Response:
     if found is None or fmt not in ("png", "svg"):
         return Response(status_code=404)
     inv, merchant, _ = found
-    qr = await service.shown_khqr(session, merchant, inv)
+    qr = await channel.shown_khqr(session, merchant, inv)
     if qr is None:
         return Response(status_code=404)
     return Response(

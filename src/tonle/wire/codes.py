@@ -180,4 +180,3 @@ IMPORT_TOO_MANY_ROWS = Code(
     "ERR_TOO_MANY_ROWS", "An import takes at most 10000 invoices.", "ការនាំចូលមួយទទួលវិក្កយបត្របានច្រើនបំផុត 10000។"
 )
 IMPORT_NOT_FOUND = Code("ERR_IMPORT_NOT_FOUND", "Import not found.", "រកមិនឃើញការនាំចូលនេះទេ។")
-INVOICE_NOT_FOUND = Code("ERR_INVOICE_NOT_FOUND", "Invoice not found.", "រកមិនឃើញវិក្កយបត្រនេះទេ។")
