@@ -174,7 +174,8 @@ def test_import_answers_family_h_and_each_row_its_outcome(hosted_server):
 
     # Another biller sees none of it.
     other = Hosted(hosted_server, "Other Biller")
-    assert other.invoices()["result"] == []
+    assert other.invoices()["result"] == [] and other.invoices(refNumber="24062101")["result"] == []
+    assert other.report() == [] and ok(other.look_up("00001"), "CONSUMER_NOT_FOUND") is None
     assert other.c.get(f"{IMPORT}/{out['id']}").status_code == 404
 
 

@@ -36,7 +36,7 @@ NOT_IDENTIFIERS = {
 
 class World:
     """Merchant A with one of everything: a customer with funded wallets, a sub-biller, a paid bill, a checkout,
-    a legacy checkout, a webhook event and a notification."""
+    a legacy checkout, a webhook event, a notification and an imported invoice (Hosted)."""
 
     def __init__(self, server):
         self.server = server
@@ -90,6 +90,23 @@ class World:
             return (await outbox.note(session, merchant, "tonle.test", {"owner": "Alice Private"})).id
 
         self.event_id = server.in_session(event)
+        imported = self.c.post(
+            "/billflow/v1/Bill24Operation/Invoice/Import",
+            json=[
+                {
+                    "refNumber": "ISO-INV1",
+                    "date": "2026-11-01",
+                    "dueDate": "2099-01-01",
+                    "currency": "KHR",
+                    "totalAmount": 1000,
+                    "customer": {"code": "ISO-H1", "name": "Alice Private", "phone": "012999888"},
+                }
+            ],
+        ).json()
+        self.import_id = imported["id"]
+        listed = self.c.get("/billflow/v1/Bill24Operation/Invoice/All").json()["result"]
+        self.bill_page = listed[0]["digitalBillUrl"].rsplit("/", 1)[1]
+        self.invoice_id = listed[0]["id"]
         self.values = {
             "sync_code": "ISO-C1",
             "customer_sync_code": "ISO-C1",
@@ -105,6 +122,7 @@ class World:
             "reference_id": "ISO-L1",
             "event_id": self.event_id,
             "notification_id": self.notification_id,
+            "import_id": self.import_id,
         }
         # What must never reach merchant B: A's names, its generated ids and tokens.
         self.private = {
@@ -119,6 +137,8 @@ class World:
             self.event_id,
             self.notification_id,
             self.bill_tran_id,
+            self.bill_page,
+            self.invoice_id,
         }
 
     def snapshot(self) -> dict[str, list[tuple]]:
@@ -267,6 +287,7 @@ def test_merchant_b_reaches_nothing_of_merchant_a(server):
         "POST /transaction/verify",
         "GET /tonle/v1/webhooks/deliveries/{event_id}",
         "GET /notification/v1/notificationmessage/{notification_id}",
+        "GET /billflow/v1/Bill24Operation/Invoice/Import/{import_id}",
     ):
         assert answered[key] not in ("SUCCESS", "000"), (key, answered[key])
     assert len(covered) >= 30, covered
