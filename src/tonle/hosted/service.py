@@ -150,10 +150,28 @@ class Read:
 
 
 def _digest(row: InvoiceRow) -> str:
-    """Of what a row would store (values as read: ``10`` and ``10.00`` are one amount, key order does not count),
-    so that a row sent again with nothing new is "unchanged"."""
-    lines = [tuple(sorted(line.items())) for line in _lines("", row)]
-    what = (sorted(_invoice_values(row).items()), sorted(_consumer_values(row).items()), row.customer.code, lines)
+    """Of what a row would store (values as read: ``10`` and ``10.00`` are one amount, an absent text is an empty
+    one, key order does not count), so that a row sent again with nothing new is "unchanged". Built from the fields
+    directly: it runs for every row of an import."""
+    c = row.customer
+    what = (
+        row.ref_id or "",
+        row.date,
+        row.due_date,
+        row.description or "",
+        row.currency,
+        row.total_amount,
+        row.total_tax or 0,
+        row.paid_amount or 0,
+        row.exchange_rate_khr or "",
+        row.total_amount_khr,
+        c.code,
+        *((getattr(c, f) or "") for f in _CONSUMER_FIELDS),
+        *(
+            (d.item_name or "", d.description or "", d.quantity or "", d.price or 0, d.amount or 0, d.tax_amount or 0)
+            for d in row.details
+        ),
+    )
     return hashlib.sha256(repr(what).encode()).hexdigest()
 
 
