@@ -193,6 +193,8 @@ def test_bad_input_is_refused_whole_or_per_row_with_row_and_field(hosted_server)
         assert r.status_code == 400, r.text
         assert r.json()["code"] == "ERR_INVALID_BODY"
         assert (r.json()["data"] or {}).get("index") == index
+    empty = h.send([])
+    assert empty.status_code == 200 and empty.json()["totalRecord"] == 0 and empty.json()["status"] == 1
     r = h.c.post(IMPORT, content=b"[{")
     assert r.status_code == 400 and r.json()["code"] == "ERR_INVALID_JSON"
     r = h.send([row(f"R{i}") for i in range(10_001)])
@@ -424,6 +426,7 @@ def test_the_report_cuts_days_in_phnom_penh_time(hosted_server):
     assert refs(d1="2027-03-15", d2="2027-03-15") == ["EARLY"]
     assert refs(d1="2027-03-14T00:00:00", d2="2027-03-14T23:59:00") == ["LATE"]  # the whole of 23:59
     assert refs(d1="2027-03-14T00:00:00", d2="2027-03-14T23:58") == []
+    assert refs(d1="2027-03-14T00:00:00", d2="2027-03-15T00:00:00") == ["LATE", "EARLY"]  # midnight: the whole day
     assert refs(d1="2027-03-14T16:00:00Z", d2="2027-03-14T17:00:00Z") == ["LATE"]  # an offset is honoured
     late = h.report(d1="2027-03-14", d2="2027-03-14")[0]
     assert late["tranDate"].startswith("2027-03-14T23:59:30")
