@@ -100,11 +100,15 @@ async def import_rows(
     progress: Callable[[int, int], None] | None = None,
 ) -> InvoiceImport:
     """Queue the rows as one import batch and apply it here, chunk by chunk (``progress(done, total)`` after
-    each). If this process dies part-way, a worker finishes the batch: its rows are kept and leased like any."""
+    each). If this process dies part-way, a worker finishes the batch: its rows are kept and leased like any.
+    ``rows`` are as the endpoint receives them: numbers as ``int``, ``Decimal`` or text, never ``float``."""
     prefer_queue = settings.model_copy(update={"hosted_inline_rows": 0})
-    async with db.sessions() as session, session.begin():
-        batch = await imports.create(session, prefer_queue, merchant_id, rows)
-        batch_id = batch.id
+    try:
+        async with db.sessions() as session, session.begin():
+            batch = await imports.create(session, prefer_queue, merchant_id, rows)
+            batch_id = batch.id
+    except TypeError as exc:  # a float, or anything else JSON cannot say exactly: nothing was stored
+        raise FileError(f"the rows cannot be stored as exact JSON: {exc}") from None
     await imports.run_batch(db, settings, batch_id, progress)
     async with db.sessions() as session:
         return await imports.get(session, merchant_id, batch_id)

@@ -83,8 +83,8 @@ async def create(session: AsyncSession, settings: Settings, merchant_id: str, bo
             session,
             InvoiceImportRow.__table__,
             [
-                {"import_id": batch.id, "position": i, "payload": body, "reason": "", "reason_kh": ""}
-                for i, body in enumerate(sent)
+                {"import_id": batch.id, "position": i, "payload": payload, "reason": "", "reason_kh": ""}
+                for i, payload in enumerate(sent)
             ],
         )
     await session.flush()
