@@ -210,5 +210,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log=settings.access_log,
         body_timeout=settings.body_timeout_seconds,
         bulk=tuple((path, settings.hosted_import_max_body_bytes) for path in IMPORT_PATHS),
+        unavailable=database_unavailable,
     )
     return app

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,7 @@ from tonle.wire import codes
 from tonle.wire.envelope import product
 
 access_log = logging.getLogger("tonle.access")
+log = logging.getLogger("tonle")
 _SLASHES = re.compile(r"/{2,}")
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 # Paths that carry a credential (the portal's signed token, a linking page's one-time token): never logged whole.
@@ -55,8 +57,12 @@ class EdgeMiddleware:
         log: bool = True,
         body_timeout: float = 30,
         bulk: tuple[tuple[str, int], ...] = (),
+        unavailable: Callable[[BaseException], bool] | None = None,
     ) -> None:
         self.app = app
+        # Tells a database outage from a bug: such a request is answered 503 here, not re-raised to the server,
+        # which would close the keep-alive connection under a client about to send its next request on it.
+        self.unavailable = unavailable
         self.max_body = max_body
         self.bulk = bulk  # (path prefix, limit): the bulk endpoints' larger bodies (an invoice import)
         self.body_timeout = body_timeout
@@ -107,6 +113,12 @@ class EdgeMiddleware:
                 raise
             code, status = (codes.BODY_TOO_LARGE, 413) if isinstance(exc, BodyTooLarge) else (codes.BODY_TIMEOUT, 408)
             response = product(code, None, self.compat, status=status, headers={"Connection": "close"})
+            await response(scope, receive, send_with_id)
+        except Exception as exc:
+            if started_response or self.unavailable is None or not self.unavailable(exc):
+                raise
+            log.error("database unavailable rid=%s: %s: %s", rid, type(exc).__name__, exc)
+            response = product(codes.UNAVAILABLE, None, self.compat, status=503, headers={"Retry-After": "5"})
             await response(scope, receive, send_with_id)
         finally:
             if self.log:
