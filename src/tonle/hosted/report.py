@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,10 +79,3 @@ async def payments(
         )
         for tran, lookup, bank_name in rows
     ]
-
-
-def totals(paid: list[Paid]) -> dict[str, Any]:
-    out: dict[str, int] = {}
-    for p in paid:
-        out[p.tran.currency] = out.get(p.tran.currency, 0) + p.tran.amount + p.tran.fee
-    return out
