@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -84,7 +86,9 @@ def timed_import(c: httpx.Client, body: bytes) -> tuple[float, float, dict]:
         time.sleep(0.1)
 
 
-def one(db: str, n: int, tmp: Path) -> dict[str, object]:
+@contextmanager
+def serving(db: str, tmp: Path, pg_db: str = PG_DB) -> Iterator[str]:
+    """A migrated, demo-seeded `tonle serve` (worker in process) on a fresh database; yields its base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -93,13 +97,12 @@ def one(db: str, n: int, tmp: Path) -> dict[str, object]:
         "TONLE_ACCESS_LOG": "false",
     }
     if db == "postgres":
-        psql(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        psql(f'CREATE DATABASE "{PG_DB}"')
-        env["TONLE_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DB}"
+        psql(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+        psql(f'CREATE DATABASE "{pg_db}"')
+        env["TONLE_DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_db}"
     subprocess.run([*TONLE, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run([*TONLE, "seed", "fixtures/demo.json"], env=env, check=True, capture_output=True, cwd=ROOT)
     server = subprocess.Popen([*TONLE, "serve", "--no-migrate"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
-    body = wirejson.dumps(rows(n)).encode()
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
@@ -108,6 +111,17 @@ def one(db: str, n: int, tmp: Path) -> dict[str, object]:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+        if db == "postgres":
+            psql(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+
+
+def one(db: str, n: int, tmp: Path) -> dict[str, object]:
+    body = wirejson.dumps(rows(n)).encode()
+    with serving(db, tmp) as base:
         auth = httpx.post(
             base + "/merchantsecurity/authorize",
             json={"token": "3687203e-1cf4-43de-8a1c-c2192248132a", "clientId": "demo-client", "secret": "demo-secret"},
@@ -115,11 +129,6 @@ def one(db: str, n: int, tmp: Path) -> dict[str, object]:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {auth}"}, timeout=120) as c:
             answered, done, first = timed_import(c, body)
             answered2, done2, again = timed_import(c, body)
-    finally:
-        server.terminate()
-        server.wait(30)
-        if db == "postgres":
-            psql(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
     assert first["created"] == n and again["unchanged"] == n, (first, again)
     return {
         "db": db,
