@@ -33,10 +33,11 @@ DOMAINS = {
     "notifications",
     "proxy",
     "hosted",
+    "supplier",
     "idempotency",
     "sandbox",
 }
-PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "proxy", "hosted", "sandbox"}
+PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "proxy", "hosted", "supplier", "sandbox"}
 
 
 def _unit(path: Path) -> str:
@@ -145,11 +146,11 @@ def test_the_app_registers_every_payable_kind_with_the_bank_service():
     create_app(Settings(data_dir=Path("/tmp")))
     assert set(banks.payable_types()) == {"wallet_topup", "checkout", "bank_bill"}
     # and each bill source its look-up, so that the bank channel for bills knows none by name
-    assert set(bills.sources()) == {"proxy", "hosted"}
+    assert set(bills.sources()) == {"proxy", "hosted", "supplier"}
 
 
 def test_the_bank_channel_imports_no_bill_source():
-    assert sorted(graph()["banks"] & {"proxy", "hosted"}) == []
+    assert sorted(graph()["banks"] & {"proxy", "hosted", "supplier"}) == []
 
 
 def _module_imports(path: Path) -> set[str]:

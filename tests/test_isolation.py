@@ -34,6 +34,23 @@ NOT_IDENTIFIERS = {
 }
 
 
+ISO_PAYMENT = {
+    "sync_code": "ISO-P1",
+    "currency_id": "USD",
+    "payment_method": "cash",
+    "tran_date": "2026-12-01",
+    "bill_syncs": "ISO-PB1",
+    "total_amount": 10,
+}
+
+
+def drain(server) -> None:
+    from tonle.supplier import queues
+
+    while server.run(queues.run_once(server.backend.db, server.settings)):
+        pass
+
+
 class World:
     """Merchant A with one of everything: a customer with funded wallets, a sub-biller, a paid bill, a checkout,
     a legacy checkout, a webhook event, a notification and an imported invoice (Hosted)."""
@@ -104,6 +121,27 @@ class World:
             ],
         ).json()
         self.import_id = imported["id"]
+        # The Supplier API (token header: A's merchant token): a pushed customer, bill and cash payment.
+        sup = server.client()
+        sup.headers["token"] = self.m.creds.merchant_token
+        pushed = [
+            (
+                "/customer/push",
+                {"code": "ISO-S1", "sync_code": "ISO-S1", "name": "Alice Private", "phone": "012999888"},
+            ),
+            (
+                "/bill/push",
+                {"sync_code": "ISO-PB1", "total_amount": 30, "currency_id": "USD", "customer_sync_code": "ISO-S1"},
+            ),
+            ("/payment/push", ISO_PAYMENT),
+        ]
+        for path, record in pushed:
+            r = sup.post(path, json={"data": [record]})
+            assert r.status_code == 200, r.text
+            self.queue_id = r.json()["id"]
+            drain(server)
+        assert sup.get(f"/queue/{self.queue_id}").json()["total_added"] == 1
+        self.pushed_tran_id = sup.get("/payment/").json()[0]["tran_id"]
         listed = self.c.get("/billflow/v1/Bill24Operation/Invoice/All").json()["result"]
         self.bill_page = listed[0]["digitalBillUrl"].rsplit("/", 1)[1]
         self.invoice_id = listed[0]["id"]
@@ -123,6 +161,7 @@ class World:
             "event_id": self.event_id,
             "notification_id": self.notification_id,
             "import_id": self.import_id,
+            "queue_id": self.queue_id,
         }
         # What must never reach merchant B: A's names, its generated ids and tokens.
         self.private = {
@@ -139,6 +178,8 @@ class World:
             self.bill_tran_id,
             self.bill_page,
             self.invoice_id,
+            self.queue_id,
+            self.pushed_tran_id,
         }
 
     def snapshot(self) -> dict[str, list[tuple]]:
@@ -246,6 +287,9 @@ def request_for(world: World, b_key: str, path: str, op: dict, body_schema: dict
         body = settle_body(body["ref_id"], body["customer_sync_code"], body["payment_to"], b_key) | {
             k: v for k, v in body.items() if k not in ("hash", "date", "due_date", "currency", "total_amount")
         }
+    if path in ("/payment/push", "/bill/push"):  # B's records naming A's bill and customer
+        record = ISO_PAYMENT if path == "/payment/push" else {"sync_code": "ISO-PB1", "total_amount": 5}
+        return url, {"data": [{**record, "currency_id": "USD", "customer_sync_code": "ISO-S1"}]}
     if "encrypted" in props:
         from tonle.wire import sdkcrypto
 
@@ -273,9 +317,10 @@ def test_merchant_b_reaches_nothing_of_merchant_a(server):
         assert not leaked, f"{method} {path} gave merchant B {leaked}: {text[:300]}"
         assert r.status_code < 500, f"{method} {path}: {r.status_code} {text[:300]}"
         covered.append(f"{method} {path}")
-        answered[f"{method} {path}"] = (
-            r.json().get("code") if r.headers.get("content-type", "").startswith("application/json") else r.status_code
-        )
+        json_body = r.headers.get("content-type", "").startswith("application/json")
+        got = r.json() if json_body else r.status_code
+        answered[f"{method} {path}"] = got.get("code", got.get("status")) if isinstance(got, dict) else got
+    drain(server)  # B's pushes applied: to B's own store
     assert world.snapshot() == before, "merchant B's requests changed merchant A's rows"
     # Reads by A's identifiers find nothing for B.
     for key in (
@@ -288,6 +333,8 @@ def test_merchant_b_reaches_nothing_of_merchant_a(server):
         "GET /tonle/v1/webhooks/deliveries/{event_id}",
         "GET /notification/v1/notificationmessage/{notification_id}",
         "GET /billflow/v1/Bill24Operation/Invoice/Import/{import_id}",
+        "GET /queue/{queue_id}",
+        "GET /queue/detail/{queue_id}",
     ):
         assert answered[key] not in ("SUCCESS", "000"), (key, answered[key])
     assert len(covered) >= 30, covered

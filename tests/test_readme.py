@@ -20,8 +20,13 @@ def _block(readme: str, name: str) -> str:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
 def test_readme_walkthrough_answers_as_documented(backend):
-    # as `make run` serves: loopback targets allowed (the walk-through's fake biller is on loopback)
-    server = backend.server(Compat.live, webhook_allow_private_targets=True)
+    # As `make run` serves: loopback targets allowed (the walk-through's fake biller is on loopback), and the worker
+    # in process (it applies the walk-through's Supplier API queues).
+    with backend.running_server(Compat.live, webhook_allow_private_targets=True, worker_in_process=True) as server:
+        _walk(server)
+
+
+def _walk(server) -> None:
     server.cli("seed", str(ROOT / "fixtures" / "demo.json"), check=True)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     script, answers = _block(readme, "walkthrough"), _block(readme, "walkthrough-answers")

@@ -35,6 +35,8 @@ from tonle.sdk.router import router as sdk_router
 from tonle.subbillers.bank_api import router as payout_bank_router
 from tonle.subbillers.portal import router as portal_router
 from tonle.subbillers.router import router as subbillers_router
+from tonle.supplier.router import PUSH_PATHS
+from tonle.supplier.router import router as supplier_router
 from tonle.webhooks.router import router as webhooks_router
 from tonle.wire import codes, envelope
 from tonle.wire.edge import BodyTimeout, BodyTooLarge, EdgeMiddleware
@@ -198,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(proxy_router)
     app.include_router(hosted_router)
     app.include_router(bill_pages)
+    app.include_router(supplier_router)
     app.include_router(bank_router)
     app.include_router(payout_bank_router)
     app.include_router(pages_router)
@@ -209,7 +212,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compat=compat,
         log=settings.access_log,
         body_timeout=settings.body_timeout_seconds,
-        bulk=tuple((path, settings.hosted_import_max_body_bytes) for path in IMPORT_PATHS),
+        # A bulk body (10,000 invoices or records with their lines) may be larger than any other request's.
+        bulk=tuple((path, settings.hosted_import_max_body_bytes) for path in (*IMPORT_PATHS, *PUSH_PATHS)),
         unavailable=database_unavailable,
     )
     return app

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     hosted_import_lease_seconds: float = Field(default=60, gt=0)
     # The body of an import may be larger than any other request's (10,000 invoices with their lines).
     hosted_import_max_body_bytes: int = Field(default=32 * 1_048_576, ge=1024)
+    # Supplier API pushes: every queue is applied by the worker, in chunks of this many records, under a lease.
+    supplier_chunk_records: int = Field(default=1000, ge=1, le=10_000)
+    supplier_lease_seconds: float = Field(default=60, gt=0)
 
     # The bank linking page's one-time URL, and the sub-biller portal's signed URL: how long they stay valid.
     link_url_ttl_seconds: int = Field(default=1800, ge=60)

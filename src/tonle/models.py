@@ -5,7 +5,15 @@ from tonle.bills.models import Bill, BillDetail
 from tonle.checkout.models import Checkout
 from tonle.customers.models import Customer, Wallet
 from tonle.db import Base
-from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, InvoiceImport, InvoiceImportRow, InvoiceLine
+from tonle.hosted.models import (
+    BillConsumer,
+    Invoice,
+    InvoiceAllocation,
+    InvoiceImport,
+    InvoiceImportRow,
+    InvoiceLine,
+    PushedPayment,
+)
 from tonle.idempotency.models import IdempotencyKey
 from tonle.jobs.models import JobSchedule
 from tonle.ledger.models import Account, Entry, Posting
@@ -13,6 +21,7 @@ from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
 from tonle.notifications.models import Notification, NotificationDelivery
 from tonle.proxy.models import ProxyCall
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
+from tonle.supplier.models import SupplierQueue, SupplierRecord
 from tonle.transactions.models import Transaction
 from tonle.webhooks.models import OutboxEvent, WebhookAttempt
 
@@ -42,9 +51,12 @@ __all__ = [
     "Payout",
     "Posting",
     "ProxyCall",
+    "PushedPayment",
     "RefreshToken",
     "SettlementLink",
     "SubBiller",
+    "SupplierQueue",
+    "SupplierRecord",
     "Transaction",
     "Wallet",
     "WebhookAttempt",

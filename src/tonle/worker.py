@@ -11,9 +11,10 @@ from tonle.hosted.tasks import TASKS as HOSTED_TASKS
 from tonle.jobs import runtime
 from tonle.notifications.tasks import TASKS as NOTIFICATION_TASKS
 from tonle.subbillers.tasks import TASKS as SUBBILLER_TASKS
+from tonle.supplier.tasks import TASKS as SUPPLIER_TASKS
 from tonle.webhooks.tasks import TASKS as WEBHOOK_TASKS
 
-TASKS = [*WEBHOOK_TASKS, *NOTIFICATION_TASKS, *SUBBILLER_TASKS, *HOSTED_TASKS]
+TASKS = [*WEBHOOK_TASKS, *NOTIFICATION_TASKS, *SUBBILLER_TASKS, *HOSTED_TASKS, *SUPPLIER_TASKS]
 
 
 async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> None:

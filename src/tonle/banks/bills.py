@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -95,6 +96,7 @@ class Found:
     last_due_date: str = ""
     last_pay_date: str = ""
     bill_ref: str = ""  # the one bill the look-up found by its number (the payment goes to it), else empty
+    source: str = ""  # the source whose rules settle and announce the payment, when not the biller's bill source
 
 
 @dataclass
@@ -114,6 +116,8 @@ LookUp = Callable[[AsyncSession, Settings, Biller, str, str], Awaitable[Outcome]
 Settle = Callable[[AsyncSession, Transaction, BillLookup], Awaitable[None]]
 # The webhook's customers[] lines for a paid bill, when the source has its own (one per invoice paid).
 Lines = Callable[[AsyncSession, Transaction, BillLookup], Awaitable[list[dict[str, Any]]]]
+# The webhook's whole body, for a product whose webhook is not the payment body of §2.4 (the Supplier API's §5.6).
+Body = Callable[[AsyncSession, Transaction, BillLookup, Bank], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -121,13 +125,16 @@ class Source:
     look_up: LookUp
     settle: Settle | None = None
     lines: Lines | None = None
+    body: Body | None = None
 
 
 _SOURCES: dict[str, Source] = {}
 
 
-def register_source(name: str, look_up: LookUp, *, settle: Settle | None = None, lines: Lines | None = None) -> None:
-    _SOURCES[name] = Source(look_up, settle, lines)
+def register_source(
+    name: str, look_up: LookUp, *, settle: Settle | None = None, lines: Lines | None = None, body: Body | None = None
+) -> None:
+    _SOURCES[name] = Source(look_up, settle, lines, body)
 
 
 def sources() -> tuple[str, ...]:
@@ -180,7 +187,7 @@ async def look_up(
     tran, lookup, token = await open_bill(
         session,
         merchant_id=who.id,
-        source=who.bill_source,
+        source=outcome.found.source or who.bill_source,
         bill=outcome.found,
         bank_code=bank.code,
         ttl_seconds=settings.bill_lookup_ttl_seconds,
@@ -291,17 +298,21 @@ async def _credit(session: AsyncSession, tran: Transaction, bank: Bank, clearing
     return entry
 
 
-async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcement:
+async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> banks.Announcement:
     lookup = await _lookup_of(session, tran)
     source = _SOURCES.get(lookup.source)
+    # The §2.4 body has no description: the source's goes in purpose_of_transaction.
+    said = partial(
+        banks.Announcement,
+        event_type="payment.success",
+        channel=lookup.channel,
+        purpose=lookup.description,
+        identity_code=lookup.consumer_code,
+    )
+    if source is not None and source.body is not None:
+        return said(body=await source.body(session, tran, lookup, bank))
     if source is not None and source.lines is not None:
-        return banks.Announcement(
-            event_type="payment.success",
-            channel=lookup.channel,
-            purpose=lookup.description,
-            identity_code=lookup.consumer_code,
-            customers=await source.lines(session, tran, lookup),
-        )
+        return said(customers=await source.lines(session, tran, lookup))
     line = {
         "branch_code": "",
         "branch_name": "",
@@ -311,14 +322,7 @@ async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcem
         "bill_no": lookup.consumer_code,
         "amount": to_major(tran.amount, tran.currency),
     }
-    # The §2.4 body has no description: the proxy's goes in purpose_of_transaction.
-    return banks.Announcement(
-        event_type="payment.success",
-        channel=lookup.channel,
-        purpose=lookup.description,
-        identity_code=lookup.consumer_code,
-        customers=[line],
-    )
+    return said(customers=[line])
 
 
 banks.register(banks.PayableKind(KIND, credit=_credit, announce=_announce, accept=_accept))

@@ -66,6 +66,7 @@ class Announcement:
     identity_code: str
     customers: list[dict[str, Any]] | None = None  # the product's bill lines, else one line for the payer
     device_code: str = ""
+    body: dict[str, Any] | None = None  # the product's own webhook body, sent as it is (instead of Bill24's §2.4)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class PayableKind:
     type: str
     # Move the money: from the bank's clearing account (given) to wherever the product says, as one entry.
     credit: Callable[[AsyncSession, Transaction, Bank, Account], Awaitable[Entry]]
-    announce: Callable[[AsyncSession, Transaction], Awaitable[Announcement]]
+    announce: Callable[[AsyncSession, Transaction, Bank], Awaitable[Announcement]]
     # An inquiry found the transaction (``channel``: how, when an alias named it); the product may note it.
     on_inquiry: Callable[[AsyncSession, Transaction, str | None], Awaitable[None]] | None = None
     # The amount a confirm may pay (minor units in, the amount paid out, or a DomainError): None means exactly the
@@ -226,7 +227,10 @@ async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> Non
     merchant = await session.get(Merchant, tran.merchant_id)
     customer = await session.get(Customer, tran.customer_id) if tran.customer_id else None
     assert merchant is not None
-    said = await _KINDS[tran.type].announce(session, tran)
+    said = await _KINDS[tran.type].announce(session, tran, bank)
+    if said.body is not None:
+        await outbox.emit(session, merchant, said.event_type, said.body, bill24_body=True)
+        return
     body = payloads.payment_body(
         merchant.webhook_body_format,
         tran_id=tran.id,

@@ -316,7 +316,7 @@ def back_to_merchant(url: str, code: str, message: str, data: dict[str, Any]) ->
 # ---------------------------------------------------------------- paid through a bank
 
 
-async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcement:
+async def _announce(session: AsyncSession, tran: Transaction, _bank: Bank) -> banks.Announcement:
     checkout = await session.get(Checkout, tran.id)
     assert checkout is not None
     return banks.Announcement(

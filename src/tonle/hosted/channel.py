@@ -17,7 +17,7 @@ from tonle.banks import service as banks
 from tonle.banks.models import BillLookup
 from tonle.checkout.service import khqr_account
 from tonle.config import Settings
-from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation
+from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, PushedPayment
 from tonle.hosted.service import SOURCE, bill_url, due_of, lock_biller, state_of
 from tonle.khqr import codec
 from tonle.kit.clock import PHNOM_PENH, clock, epoch
@@ -26,6 +26,8 @@ from tonle.merchants.models import Merchant
 from tonle.transactions.models import Transaction
 
 # ----------------------------------------------------------------------------------------- the look-up and payment
+
+HELD_SOURCES = (SOURCE, "supplier")  # the bill sources answered from this store (Hosted import, Supplier API push)
 
 
 def _due(inv: Invoice) -> int:
@@ -44,6 +46,7 @@ async def open_invoices(
         Invoice.merchant_id == merchant_id,
         Invoice.consumer_id == consumer_id,
         Invoice.void.is_(False),
+        Invoice.draft.is_(False),
         Invoice.total_amount - Invoice.paid_outside - Invoice.paid_bank > 0,
     )
     if only is not None:
@@ -71,7 +74,10 @@ async def find_consumer(
     inv = (
         await session.execute(
             select(Invoice).where(
-                Invoice.merchant_id == merchant_id, Invoice.ref_number == typed, Invoice.void.is_(False)
+                Invoice.merchant_id == merchant_id,
+                Invoice.ref_number == typed,
+                Invoice.void.is_(False),
+                Invoice.draft.is_(False),
             )
         )
     ).scalar_one_or_none()
@@ -81,20 +87,27 @@ async def find_consumer(
     return (owner, inv) if owner is not None and owner.active else None
 
 
-async def overpay_of(session: AsyncSession, merchant_id: str, consumer_code: str, currency: str) -> int:
-    """What the consumer paid beyond their invoices (kept as their overpay), in one currency."""
-    q = (
+async def credit_of(session: AsyncSession, merchant_id: str, consumer_id: str, code: str, currency: str) -> int:
+    """The consumer's credit in one currency: what their bank payments paid beyond their invoices (each look-up's
+    overpay), plus what the payments their biller pushed paid beyond the bills named, less what pushed ``balance``
+    payments spent of it."""
+    bank = (
         select(func.coalesce(func.sum(BillLookup.overpaid), 0))
         .join(Transaction, Transaction.id == BillLookup.transaction_id)
         .where(
             BillLookup.merchant_id == merchant_id,
-            BillLookup.source.in_((SOURCE, "supplier")),
-            BillLookup.consumer_code == consumer_code,
+            BillLookup.source.in_(HELD_SOURCES),
+            BillLookup.consumer_code == code,
             Transaction.status == "success",
             Transaction.currency == currency,
         )
     )
-    return int((await session.execute(q)).scalar_one())
+    pushed = (
+        select(func.coalesce(func.sum(PushedPayment.excess - PushedPayment.credit_spent), 0))
+        .join(Transaction, Transaction.id == PushedPayment.transaction_id)
+        .where(PushedPayment.consumer_id == consumer_id, Transaction.currency == currency)
+    )
+    return int((await session.execute(bank)).scalar_one()) + int((await session.execute(pushed)).scalar_one())
 
 
 async def look_up(
@@ -140,11 +153,13 @@ async def look_up(
             lowest=None,
             highest=None,
             phone=consumer.phone,
-            balance=await overpay_of(session, biller.id, consumer.code, currency),
+            balance=await credit_of(session, biller.id, consumer.id, consumer.code, currency),
             description=f"{'Invoice' if len(owed) == 1 else 'Invoices'} {refs}",
             last_bill_date=_local(latest.date).strftime("%d/%m/%Y"),
             last_due_date=_local(max(inv.due_date for inv in owed)).strftime("%d/%m/%Y"),
             bill_ref=one.ref_number if one else "",
+            # The bills' own source: a Supplier API bill is announced in that product's webhook body.
+            source=owed[0].source,
         ),
         pending={"opening_balance": 0, "pending_bills": list(reversed(listed))},
     )
@@ -218,7 +233,7 @@ def khqr_of(merchant: Merchant, inv: Invoice) -> str | None:
     invoice state: it is made of the invoice alone (its last change dates the code; it stays valid 30 days past
     the later of that and the due date)."""
     due = _due(inv)
-    if inv.void or due == 0:
+    if inv.void or inv.draft or due == 0:
         return None
     changed = inv.updated_at
     data = codec.KHQR(

@@ -17,7 +17,7 @@ from tonle.wire.validate import amount_message
 CURRENCIES = ("KHR", "USD")
 
 
-def _quantity(p: Pass, key: str) -> Any:
+def decimal_text(p: Pass, key: str) -> Any:
     raw = p.src.get(key)
     name = p.name(key)
     if raw is None or raw == "":
@@ -60,7 +60,7 @@ class InvoiceCustomer(WireBody):
 class InvoiceLineIn(WireBody):
     item_name: Annotated[str | None, Text(max_len=255)] = Field(default=None, alias="itemName")
     description: Annotated[str | None, Text(max_len=1000)] = None
-    quantity: Annotated[str | None, Custom(_quantity)] = None
+    quantity: Annotated[str | None, Custom(decimal_text)] = None
     price: Annotated[int | None, Amount()] = None
     amount: Annotated[int | None, Amount()] = None
     tax_amount: Annotated[int | None, Amount()] = Field(default=None, alias="taxAmount")
@@ -83,7 +83,7 @@ class InvoiceRow(WireBody):
     )
     customer: Annotated[InvoiceCustomer, Nested(InvoiceCustomer, required=True)]
     total_tax: Annotated[int | None, Amount()] = Field(default=None, alias="totalTax")
-    exchange_rate_khr: Annotated[str | None, Custom(_quantity)] = Field(default=None, alias="exchangeRateKhr")
+    exchange_rate_khr: Annotated[str | None, Custom(decimal_text)] = Field(default=None, alias="exchangeRateKhr")
     total_amount_khr: Annotated[int | None, Custom(_khr)] = Field(default=None, alias="totalAmountKhr")
     details: Annotated[list[InvoiceLineIn], Each(InvoiceLineIn)] = Field(default_factory=list)
 
@@ -190,7 +190,7 @@ class InvoiceAnswer(BaseModel):
     dueAmount: WireAmount
     exchangeRateKhr: str
     totalAmountKhr: WireAmount | None
-    state: Literal["open", "partially_paid", "paid", "overdue", "void"]
+    state: Literal["draft", "open", "partially_paid", "paid", "overdue", "void"]
     customer: InvoiceCustomerAnswer
     digitalBillUrl: str
 

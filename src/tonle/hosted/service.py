@@ -1,8 +1,9 @@
 """Bill24 Hosted's rules (spec other-apis §4): the invoices Tonle keeps for a biller, how import rows change them (in
 bulk), and reading them back. How banks find and pay them is ``channel.py``.
 
-An invoice's state is derived, never stored: ``void``; ``paid`` when nothing is due; ``overdue`` past its due date;
-``partially_paid`` when something was paid; else ``open``."""
+An invoice's state is derived, never stored: ``void``; ``draft`` (pushed so by the Supplier API: kept, not payable);
+``paid`` when nothing is due; ``overdue`` past its due date; ``partially_paid`` when something was paid; else
+``open``."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def due_of(total: int, paid_outside: int, paid_bank: int) -> int:
 def state_of(inv: Any, now: datetime | None = None) -> str:
     if inv.void:
         return "void"
+    if inv.draft:
+        return "draft"
     if due_of(inv.total_amount, inv.paid_outside, inv.paid_bank) == 0:
         return "paid"
     if (now or clock.now()) > inv.due_date:
@@ -131,7 +134,7 @@ def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-async def _held(session: AsyncSession, table: Any, merchant_id: str, key: str, keys: set[str]) -> dict[str, dict]:
+async def held(session: AsyncSession, table: Any, merchant_id: str, key: str, keys: set[str]) -> dict[str, dict]:
     """The biller's rows of ``table`` whose ``key`` is one of ``keys``, as dicts by that key."""
     out: dict[str, dict[str, Any]] = {}
     for part in _chunks(sorted(keys), 5000):
@@ -201,8 +204,8 @@ async def apply_rows(
     outcomes: list[RowOutcome] = list(read.rejected)
     good = read.good
 
-    invoices = await _held(session, Invoice.__table__, merchant_id, "ref_number", {r.ref_number for _, r, _ in good})
-    consumers = await _held(session, BillConsumer.__table__, merchant_id, "code", {r.customer.code for _, r, _ in good})
+    invoices = await held(session, Invoice.__table__, merchant_id, "ref_number", {r.ref_number for _, r, _ in good})
+    consumers = await held(session, BillConsumer.__table__, merchant_id, "code", {r.customer.code for _, r, _ in good})
 
     new_consumers: dict[str, dict[str, Any]] = {}
     changed_consumers: dict[str, dict[str, Any]] = {}
@@ -345,9 +348,11 @@ def bill_url(settings: Settings, inv: Invoice) -> str:
 
 
 async def invoice_by_token(session: AsyncSession, token: str) -> Invoice | None:
+    """The invoice a digital bill's address names (a draft has no page yet)."""
     if not token or len(token) > 40:
         return None
-    return (await session.execute(select(Invoice).where(Invoice.page_token == token))).scalar_one_or_none()
+    q = select(Invoice).where(Invoice.page_token == token, Invoice.draft.is_(False))
+    return (await session.execute(q)).scalar_one_or_none()
 
 
 async def invoice_lines(session: AsyncSession, invoice_id: str) -> list[InvoiceLine]:

@@ -29,6 +29,10 @@ class AccountKind(StrEnum):
     bank_clearing = "bank_clearing"
     merchant_collection = "merchant_collection"
     fee = "fee"
+    # Payments a biller took outside Tonle and recorded (Supplier API): its till (may go negative), and what it
+    # collected so; no money Tonle holds.
+    outside_tender = "outside_tender"
+    outside_collection = "outside_collection"
 
 
 class LedgerError(Exception):

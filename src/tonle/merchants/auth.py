@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPBearer
-from sqlalchemy import select
+from fastapi.security import APIKeyHeader, HTTPBearer
+from sqlalchemy import and_, or_, select
 
 from tonle.kit import crypto
 from tonle.merchants import ratelimit
@@ -106,3 +106,36 @@ async def sdk_merchant(request: Request, session: Session) -> Merchant:
 
 
 SdkMerchant = Annotated[Merchant, Depends(sdk_merchant)]
+
+# Declared for the OpenAPI document only, as the bearer scheme is.
+_token_doc = APIKeyHeader(name="token", auto_error=False, description="the Supplier API's static token")
+
+
+async def supplier_merchant(request: Request, session: Session, _doc: object = Depends(_token_doc)) -> Merchant:
+    """The Supplier API authenticates with the static ``token`` header alone (no Bearer, no authorize call): the
+    merchant's supplier token, or its merchant token when it has none. Failures count towards the per-address
+    limit of the other bare-token endpoints."""
+    await _read_body(request)
+    await ratelimit.refuse_if_blocked(request, "supplier")
+    token = request.headers.get("token", "").strip()
+    merchant = None
+    if token:
+        digest = crypto.digest(token)
+        merchant = (
+            await session.execute(
+                select(Merchant).where(
+                    or_(
+                        Merchant.supplier_token_digest == digest,
+                        and_(Merchant.supplier_token_digest.is_(None), Merchant.merchant_token_digest == digest),
+                    )
+                )
+            )
+        ).scalar_one_or_none()
+    if merchant is None or not merchant.active:
+        await ratelimit.count_failure(request, session, "supplier")
+        raise AuthError("Invalid supplier token" if token else "Missing token header")
+    request.state.merchant_id = merchant.id
+    return merchant
+
+
+SupplierMerchant = Annotated[Merchant, Depends(supplier_merchant)]

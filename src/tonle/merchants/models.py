@@ -32,6 +32,8 @@ class Merchant(Base):
     bill_source: Mapped[str] = mapped_column(String(20), default="hosted", server_default="hosted")
     biller_api_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # base of /pending_bills, /consumer/...
     biller_api_token: Mapped[str | None] = mapped_column(String(200), nullable=True)  # sent as `token:`; kept plain
+    # The Supplier API's static `token:` header (SHA-256); None: the merchant token is taken instead.
+    supplier_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     # Webhooks: during a rotation the previous secret still signs until it expires.
     webhook_previous_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     webhook_previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -1,10 +1,11 @@
 """Failed-attempt limits, in the database so that every API process shares them: the authorize endpoint (per
-client id and per address) and the endpoints that take a bare token header, the SDK's merchant token and the
-bank-facing API's bank token (per address), so that nobody can guess tokens at full speed.
+client id and per address) and the endpoints that take a bare token header (the SDK's merchant token, the
+bank-facing API's bank token, the Supplier API's token: per address), so that nobody can guess tokens at full speed.
 
-Fixed windows: a bucket (``client:<id>``, ``addr:<ip>``, ``sdk:<ip>``, ``bank:<ip>``) counts failures in the current
-window; once it reaches its limit, attempts are refused with HTTP 429 and Retry-After until the window ends. Only
-failures count, so a caller with the right credentials is never slowed down by its own successes.
+Fixed windows: a bucket (``client:<id>``, ``addr:<ip>``, ``sdk:<ip>``, ``bank:<ip>``, ``supplier:<ip>``) counts
+failures in the current window; once it reaches its limit, attempts are refused with HTTP 429 and Retry-After until
+the window ends. Only failures count, so a caller with the right credentials is never slowed down by its own
+successes.
 """
 
 from __future__ import annotations

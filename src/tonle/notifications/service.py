@@ -111,6 +111,40 @@ class LogChannel:
         log.info("notification to %s: %s | %s", to, mask_pan(subject), mask_pan(message))
 
 
+async def queue(
+    session: Any, merchant_id: str, *, ref_id: str, subject: str, message: str, to: list[tuple[str, str]]
+) -> Notification:
+    """A message from Tonle itself (a product telling a biller's customer), sent by the worker as the Notification
+    API's messages are: one delivery per (channel, address)."""
+    now = clock.now()
+    n = Notification(
+        merchant_id=merchant_id,
+        ref_id=ref_id[:100],
+        subject=subject,
+        message=message,
+        request=json.dumps({"refId": ref_id, "subject": subject, "message": message}),
+        created_at=now,
+    )
+    session.add(n)
+    await session.flush()
+    for channel, address in to:
+        session.add(
+            NotificationDelivery(
+                notification_id=n.id,
+                channel=channel,
+                to=address[:320],
+                meta="{}",
+                retry_on_failure=False,
+                status="queued",
+                next_attempt_at=now,
+                last_error="",
+                attempts=0,
+            )
+        )
+    await session.flush()
+    return n
+
+
 def configured(settings: Settings, channel: str) -> bool:
     return {
         "email": bool(settings.smtp_host),

@@ -95,7 +95,7 @@ async def _credit(session: AsyncSession, tran: Transaction, bank: Bank, clearing
         raise banks.TransactionNotPayable("the wallet was closed") from None
 
 
-async def _announce(session: AsyncSession, tran: Transaction) -> banks.Announcement:
+async def _announce(session: AsyncSession, tran: Transaction, _bank: Bank) -> banks.Announcement:
     return banks.Announcement("topup.success", "Bank Channel", tran.description, tran.reference)
 
 

@@ -120,9 +120,10 @@ class MerchantFx(_Strict):
     webhook_secret: str | None = Field(default=None, max_length=200)
     proxy_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     biller_code: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{1,20}$")
-    bill_source: Literal["proxy", "hosted"] = "hosted"
+    bill_source: Literal["proxy", "hosted", "supplier"] = "hosted"
     biller_api_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     biller_api_token: str | None = Field(default=None, min_length=8, max_length=200)
+    supplier_token: str | None = Field(default=None, min_length=8, max_length=200)
     wallet_enabled: bool = True
     logo_url: str | None = Field(default=None, pattern=r"^https://", max_length=2000)
     checkout_fee_khr: Any = 0  # fixed checkout fee per currency, in the major unit
@@ -374,6 +375,18 @@ async def _seed_merchant(session: AsyncSession, m: MerchantFx, report: SeedRepor
     # The token Tonle sends to the biller's endpoints: the biller's own, or its merchant token (Bill24's default).
     fresh = shown.get("merchant_token") if shown.get("merchant_token") != "(unchanged)" else None
     merchant.biller_api_token = m.biller_api_token or fresh or merchant.biller_api_token
+    if m.supplier_token:  # else the Supplier API takes the merchant token (sandbox-fixtures.md)
+        taken = (
+            await session.execute(
+                select(Merchant.name).where(
+                    Merchant.supplier_token_digest == crypto.digest(m.supplier_token), Merchant.id != merchant.id
+                )
+            )
+        ).scalar_one_or_none()
+        if taken is not None:
+            raise FixtureError(f"supplier_token is already the token of merchant {taken!r}")
+        merchant.supplier_token_digest = crypto.digest(m.supplier_token)
+        shown["supplier_token"] = m.supplier_token
     merchant.checkout_fee_fixed_khr = to_minor(m.checkout_fee_khr, "KHR")
     merchant.checkout_fee_fixed_usd = to_minor(m.checkout_fee_usd, "USD")
     merchant.checkout_fee_bps = m.checkout_fee_bps

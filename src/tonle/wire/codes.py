@@ -180,3 +180,14 @@ IMPORT_TOO_MANY_ROWS = Code(
     "ERR_TOO_MANY_ROWS", "An import takes at most 10000 invoices.", "ការនាំចូលមួយទទួលវិក្កយបត្របានច្រើនបំផុត 10000។"
 )
 IMPORT_NOT_FOUND = Code("ERR_IMPORT_NOT_FOUND", "Import not found.", "រកមិនឃើញការនាំចូលនេះទេ។")
+
+# Supplier API (other-apis §5): family F has no error shape either; bad input is HTTP 400 in the product envelope.
+PUSH_NO_DATA = Code(
+    "ERR_INVALID_BODY",
+    "The body must be a JSON object whose [data] is a list of records.",
+    "ទិន្នន័យដែលផ្ញើមកត្រូវតែជា JSON object ដែល [data] ជាបញ្ជីកំណត់ត្រា។",
+)
+PUSH_TOO_MANY = Code(
+    "ERR_TOO_MANY_RECORDS", "A push takes at most 10000 records.", "ការផ្ញើមួយទទួលកំណត់ត្រាបានច្រើនបំផុត 10000។"
+)
+QUEUE_NOT_FOUND = Code("ERR_QUEUE_NOT_FOUND", "Queue not found.", "រកមិនឃើញ queue នេះទេ។")

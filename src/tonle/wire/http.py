@@ -96,11 +96,14 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
-def array_body_schema(model: type[BaseModel], max_items: int) -> dict[str, Any]:
-    """``openapi_extra`` declaring a JSON array of ``model`` objects as the request body (an invoice import)."""
+def array_body_schema(model: type[BaseModel], max_items: int, *, under: str | None = None) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON array of ``model`` objects as the request body (an invoice import), or
+    an object holding that array under the key ``under`` (a Supplier API push: ``{"data": [...]}``)."""
     _BODY_MODELS[model.__name__] = model
     items = {"$ref": f"#/components/schemas/{model.__name__}"}
-    schema = {"type": "array", "items": items, "maxItems": max_items}
+    schema: dict[str, Any] = {"type": "array", "items": items, "maxItems": max_items}
+    if under is not None:
+        schema = {"type": "object", "properties": {under: schema}, "required": [under]}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
