@@ -315,6 +315,13 @@ def test_customers_are_upserted_by_sync_code_and_deactivated_with_their_history_
     out = s.applied("/customer/push", [first])
     assert out["data"][0]["status"] == "updated"  # active again
     assert ok(s.look_up("2093-099003"), "SUCCESS")
+    # Two customers swap codes in one push: each record is right in turn, though not as one bulk statement.
+    second = {**first, "sync_code": "099004", "code": "2093-099004"}
+    swap = [{**first, "code": "TMP"}, {**second, "code": "2093-099003"}, {**first, "code": "2093-099004"}]
+    out = s.applied("/customer/push", swap)
+    assert [r["status"] for r in out["data"]] == ["updated", "updated", "updated"], out["data"]
+    assert ok(s.look_up("2093-099004"), "SUCCESS")["customer"]["bill_amount"] == 10  # 099003's bill, new code
+    assert s.look_up("2093-099003").json()["code"] == "NO_AMOUNT_TO_PAY"  # now 099004's code: nothing due
 
 
 # --------------------------------------------------------------------------------------------------- bills

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.config import Settings
@@ -85,7 +86,7 @@ async def create(session: AsyncSession, merchant_id: str, operation: str, body: 
             {
                 "queue_id": queue.id,
                 "position": i,
-                "sync_code": service._sent_sync(raw),
+                "sync_code": service.sent_sync(raw),
                 "payload": wirejson.dumps(raw),
                 "outcome": None,
                 "message": "",
@@ -239,12 +240,7 @@ async def apply_chunk(db: Database, settings: Settings, queue: Claimed, size: in
         merchant = await session.get(Merchant, queue.merchant_id)
         assert merchant is not None
         records = [(r.position, wirejson.loads(r.payload)) for r in rows]
-        if queue.operation == "cus.push":
-            results = await service.apply_customers(session, merchant.id, records)
-        elif queue.operation == "bill.push":
-            results = await service.apply_bills(session, settings, merchant, records)
-        else:
-            results = await service.apply_payments(session, merchant, records, queue_id=queue.id)
+        results = await _apply_safely(session, settings, merchant, queue, records)
         ids = {r.position: r.id for r in rows}
         written = await _record(session, [{"id": ids[o.position], **_values(o)} for o in results])
         if written != len(results):
@@ -261,6 +257,49 @@ async def apply_chunk(db: Database, settings: Settings, queue: Claimed, size: in
             )
         )
         return len(results)
+
+
+async def _apply(
+    session: AsyncSession, settings: Settings, merchant: Merchant, queue: Claimed, records: list[tuple[int, Any]]
+) -> list[service.Result]:
+    if queue.operation == "cus.push":
+        return await service.apply_customers(session, merchant.id, records)
+    if queue.operation == "bill.push":
+        return await service.apply_bills(session, settings, merchant, records)
+    return await service.apply_payments(session, merchant, records, queue_id=queue.id)
+
+
+async def _apply_safely(
+    session: AsyncSession, settings: Settings, merchant: Merchant, queue: Claimed, records: list[tuple[int, Any]]
+) -> list[service.Result]:
+    """Apply a chunk in bulk; should the database refuse it (records that each pass alone but clash as one bulk
+    statement, such as two customers swapping codes), apply it record by record, each in a savepoint, so that a
+    record the database refuses is an error of its own and never holds the queue up."""
+    try:
+        async with session.begin_nested():
+            return await _apply(session, settings, merchant, queue, records)
+    except (IntegrityError, DataError) as exc:
+        log.warning(
+            "queue %s: a chunk refused in bulk (%s); applying it record by record", queue.id, type(exc).__name__
+        )
+    results: list[service.Result] = []
+    for position, raw in records:
+        try:
+            async with session.begin_nested():
+                results += await _apply(session, settings, merchant, queue, [(position, raw)])
+        except (IntegrityError, DataError) as exc:
+            log.warning("queue %s: record %d refused by the database: %s", queue.id, position, exc.orig)
+            results.append(
+                service.Result(
+                    position,
+                    service.sent_sync(raw),
+                    "error",
+                    "the record clashes with what is stored (a code or key another record holds); nothing of it"
+                    " was applied.",
+                    "កំណត់ត្រានេះប៉ះទង្គិចនឹងទិន្នន័យដែលមានស្រាប់ ហើយមិនត្រូវបានអនុវត្តទេ។",
+                )
+            )
+    return results
 
 
 def _values(o: service.Result) -> dict[str, Any]:

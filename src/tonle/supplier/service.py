@@ -71,7 +71,7 @@ def _error(position: int, sync_code: str, messages: list[tuple[str, str]]) -> Re
     )
 
 
-def _sent_sync(raw: Any, key: str = "sync_code") -> str:
+def sent_sync(raw: Any, key: str = "sync_code") -> str:
     value = raw.get(key) if isinstance(raw, dict) else None
     return str(value)[:100] if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
@@ -81,7 +81,7 @@ def _read(model: Any, records: list[tuple[int, Any]]) -> tuple[list[tuple[int, A
     for position, raw in records:
         parsed = read(model, raw)
         if isinstance(parsed, list):
-            bad.append(_error(position, _sent_sync(raw), parsed))
+            bad.append(_error(position, sent_sync(raw), parsed))
         else:
             good.append((position, parsed))
     return good, bad
@@ -174,13 +174,14 @@ class _Consumers:
         return consumer
 
     async def write(self, session: AsyncSession) -> None:
-        if self.new:
-            await insert_rows(session, BillConsumer.__table__, list(self.new.values()))
+        # Changes first: a code one customer gave up may be a new customer's (in one batch).
         if self.changed:
             await session.execute(
                 update(BillConsumer),
                 [{k: v for k, v in c.items() if k not in ("merchant_id", "created_at")} for c in self.changed.values()],
             )
+        if self.new:
+            await insert_rows(session, BillConsumer.__table__, list(self.new.values()))
 
 
 def _code_taken(position: int, sync: str, key: str, code: str, other: str) -> Result:
