@@ -12,7 +12,8 @@ from tonle.banks import bills
 from tonle.banks.models import Bank, BillLookup
 from tonle.hosted import channel as store
 from tonle.hosted.models import BillConsumer
-from tonle.supplier.service import SOURCE, paid_bills, webhook_fields
+from tonle.supplier.report import paid_bills, webhook_fields
+from tonle.supplier.service import SOURCE
 from tonle.transactions.models import Transaction
 
 

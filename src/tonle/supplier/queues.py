@@ -24,7 +24,7 @@ from tonle.jobs.claims import lease_claim
 from tonle.kit.clock import clock
 from tonle.kit.sql import insert_rows
 from tonle.merchants.models import Merchant
-from tonle.supplier import service
+from tonle.supplier import payments, service
 from tonle.supplier.models import SupplierQueue, SupplierRecord
 from tonle.webhooks import outbox
 from tonle.wire import wirejson
@@ -266,7 +266,7 @@ async def _apply(
         return await service.apply_customers(session, merchant.id, records)
     if queue.operation == "bill.push":
         return await service.apply_bills(session, settings, merchant, records)
-    return await service.apply_payments(session, merchant, records, queue_id=queue.id)
+    return await payments.apply_payments(session, merchant, records, queue_id=queue.id)
 
 
 async def _apply_safely(

@@ -13,7 +13,7 @@ from tonle.kit.money import CURRENCIES
 from tonle.merchants.auth import SupplierMerchant
 from tonle.merchants.ratelimit import address_of
 from tonle.supplier import channel as _channel  # noqa: F401  (registers the bank channel's "supplier" source)
-from tonle.supplier import queues, schemas, service, tasks
+from tonle.supplier import queues, report, schemas, service, tasks
 from tonle.supplier.codes import CODES
 from tonle.wire.dates import parse_instant, written_unit
 from tonle.wire.errors import MissedField, speaking
@@ -164,7 +164,7 @@ async def payment_list(
         exc = MissedField([("[currency_id] must be KHR or USD.", "[currency_id] ត្រូវតែជា KHR ឬ USD។")])
         exc.status = 400
         raise exc
-    found = await service.payments(
+    found = await report.payments(
         session,
         merchant.id,
         since=since,

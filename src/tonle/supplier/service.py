@@ -1,7 +1,7 @@
-"""The Supplier API's rules (spec other-apis §5): how pushed customers, bills and outside payments change the store
-of the bills Tonle holds for a biller (the Hosted store), record by record, in bulk, inside the caller's
-transaction and under the biller's lock, so that a record applied twice (a replay, 50 identical pushes at once)
-has the effect of one.
+"""The Supplier API's rules (spec other-apis §5): how pushed customers and bills change the store of the bills Tonle
+holds for a biller (the Hosted store), record by record, in bulk, inside the caller's transaction and under the
+biller's lock, so that a record applied twice (a replay, 50 identical pushes at once) has the effect of one. Pushed
+payments are ``payments.py``; reading payments back, ``report.py``.
 
 Every record comes out ``added``, ``updated``, ``unchanged``, ``deleted`` (a customer pushed with ``is_active:
 false``) or ``error`` with its reason in English and Khmer; a record in error changes nothing."""
@@ -14,29 +14,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tonle.banks.models import Bank, BillLookup
 from tonle.config import Settings
 from tonle.db import new_id
-from tonle.hosted import channel as store
-from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, InvoiceLine, PushedPayment
+from tonle.hosted.models import BillConsumer, Invoice, InvoiceLine
 from tonle.hosted.service import held, lock_biller
 from tonle.kit.clock import PHNOM_PENH, clock
 from tonle.kit.domain import DomainError
-from tonle.kit.money import display, to_major
+from tonle.kit.money import display
 from tonle.kit.sql import insert_rows
-from tonle.ledger import service as ledger
 from tonle.merchants.models import Merchant
 from tonle.notifications import service as notify
-from tonle.supplier.schemas import BillRecord, CustomerRecord, PaymentRecord, read
-from tonle.transactions.models import Transaction
+from tonle.supplier.schemas import BillRecord, CustomerRecord, read
 
 SOURCE = "supplier"
-PUSHED = "pushed_payment"  # Transaction.type of a payment the biller pushed
 MAX_RECORDS = 10_000  # records per push
-OPERATIONS = {"cus.push": CustomerRecord, "bill.push": BillRecord, "pmt.push": PaymentRecord}
 
 
 class NoData(DomainError):
@@ -309,6 +303,116 @@ class Notice:
     consumer: dict[str, Any]
 
 
+def _owner_of(
+    people: _Consumers, position: int, r: BillRecord, sync: str
+) -> tuple[dict[str, Any] | None, Result | None]:
+    """The customer a bill names (None: one to create with it), or the bill's refusal."""
+    consumer = people.by_sync.get(sync)
+    if consumer is None:
+        other = people.taken(sync, None)
+        if other is not None:
+            return None, _code_taken(position, r.sync_code, "customer_sync_code", sync, other)
+        return people.by_code.get(sync), None  # a Hosted customer of that code: taken over with the bill
+    if not consumer["active"]:
+        return None, _error(
+            position,
+            r.sync_code,
+            [
+                (
+                    f"[customer_sync_code] {sync} was deactivated (is_active false); push it active first.",
+                    f"[customer_sync_code] {sync} ត្រូវបានបិទ (is_active false)។ សូមបើកវាវិញជាមុនសិន។",
+                )
+            ],
+        )
+    return consumer, None
+
+
+def _bill_digest(r: BillRecord, sync: str) -> str:
+    """Of the record as read (not of what it stores: an absent date is not "now" again), so that the same bill
+    pushed again is "unchanged"."""
+    lines = (tuple(x.items()) for x in _bill_lines("", r))
+    fields = (r.bill_date, r.due_date, r.description or "", r.currency_id, r.total_amount, r.bill_type)
+    return _digest(sync, r.status, *fields, *lines)
+
+
+_FROZEN = (
+    "money was paid on this bill: its total_amount, currency and customer can no longer change.",
+    "វិក្កយបត្រនេះបានបង់ប្រាក់ខ្លះហើយ៖ មិនអាចប្តូរ total_amount រូបិយប័ណ្ណ ឬអតិថិជនបានទេ។",
+)
+
+
+def _paid_refusal(inv: dict[str, Any], values: dict[str, Any], consumer_id: str | None) -> tuple[str, str] | None:
+    """Once money was paid on a bill: what a record may no longer change."""
+    if not inv["paid_bank"]:
+        return None
+    if (values["total_amount"], values["currency"], consumer_id) != (
+        inv["total_amount"],
+        inv["currency"],
+        inv["consumer_id"],
+    ):
+        return _FROZEN
+    if values["draft"]:
+        return (
+            "money was paid on this bill: it can no longer be a draft.",
+            "វិក្កយបត្រនេះបានបង់ប្រាក់ខ្លះហើយ៖ មិនអាចត្រឡប់ជាព្រាងវិញបានទេ។",
+        )
+    return None
+
+
+def _new_invoice(
+    merchant_id: str, consumer_id: str, r: BillRecord, values: dict[str, Any], digest: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "merchant_id": merchant_id,
+        "consumer_id": consumer_id,
+        "ref_number": r.sync_code,
+        "ref_id": "",
+        "total_tax": 0,
+        "paid_outside": 0,
+        "paid_bank": 0,
+        "exchange_rate_khr": "",
+        "total_amount_khr": None,
+        "void": False,
+        "page_token": secrets.token_urlsafe(18),
+        "khqr_md5": None,
+        "digest": digest,
+        "source": SOURCE,
+        "notified_at": None,
+        "created_at": now,
+        "updated_at": now,
+        **values,
+    }
+
+
+class _Bills:
+    """What a batch of bills writes: new and changed invoices, their lines, and the customers to tell."""
+
+    def __init__(self) -> None:
+        self.new: dict[str, dict[str, Any]] = {}
+        self.changed: dict[str, dict[str, Any]] = {}
+        self.lines_of: dict[str, list[dict[str, Any]]] = {}
+        self.notices: list[Notice] = []
+
+    async def write(self, session: AsyncSession, settings: Settings, merchant: Merchant) -> None:
+        if self.new:
+            await insert_rows(session, Invoice.__table__, list(self.new.values()))
+        if self.changed:
+            await session.execute(
+                update(Invoice),
+                [{"id": inv["id"], **{k: inv[k] for k in _BILL_UPDATABLE}} for inv in self.changed.values()],
+            )
+            ids = [inv["id"] for inv in self.changed.values()]
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                await session.execute(InvoiceLine.__table__.delete().where(InvoiceLine.invoice_id.in_(part)))
+        lines = [line for ls in self.lines_of.values() for line in ls]
+        if lines:
+            await insert_rows(session, InvoiceLine.__table__, lines)
+        for n in self.notices:
+            await _tell(session, settings, merchant, n)
+
+
 async def apply_bills(
     session: AsyncSession, settings: Settings, merchant: Merchant, records: list[tuple[int, Any]]
 ) -> list[Result]:
@@ -319,138 +423,47 @@ async def apply_bills(
     good, results = _read(BillRecord, records)
     await lock_biller(session, merchant.id)
     now = clock.now()
-
-    def owner_sync(r: BillRecord) -> str:
-        return r.customer_sync_code or r.sync_code
-
-    people = await _Consumers.load(
-        session, merchant.id, {owner_sync(r) for _, r in good}, {owner_sync(r) for _, r in good}
-    )
+    owners = {(r.customer_sync_code or r.sync_code) for _, r in good}
+    people = await _Consumers.load(session, merchant.id, owners, owners)
     invoices = await held(session, Invoice.__table__, merchant.id, "ref_number", {r.sync_code for _, r in good})
-    new_invoices: dict[str, dict[str, Any]] = {}
-    changed: dict[str, dict[str, Any]] = {}
-    lines_of: dict[str, list[dict[str, Any]]] = {}
-    notices: list[Notice] = []
-
+    out = _Bills()
     for position, r in good:
-        sync = owner_sync(r)
-        consumer = people.by_sync.get(sync)
-        if consumer is None:
-            other = people.taken(sync, None)
-            if other is not None:
-                results.append(_code_taken(position, r.sync_code, "customer_sync_code", sync, other))
-                continue
-            consumer = people.by_code.get(sync)  # a Hosted customer of that code: taken over below, with the bill
-        elif not consumer["active"]:
-            results.append(
-                _error(
-                    position,
-                    r.sync_code,
-                    [
-                        (
-                            f"[customer_sync_code] {sync} was deactivated (is_active false); push it active first.",
-                            f"[customer_sync_code] {sync} ត្រូវបានបិទ (is_active false)។ សូមបើកវាវិញជាមុនសិន។",
-                        )
-                    ],
-                )
-            )
+        sync = r.customer_sync_code or r.sync_code
+        consumer, refused = _owner_of(people, position, r, sync)
+        if refused is not None:
+            results.append(refused)
             continue
         inv = invoices.get(r.sync_code)
-        values = _bill_values(r, inv, now)
-        # Of the record as read (not of what it stores: an absent date is not "now" again), so that the same bill
-        # pushed again is "unchanged".
-        digest = _digest(
-            sync,
-            r.status,
-            r.bill_date,
-            r.due_date,
-            r.description or "",
-            r.currency_id,
-            r.total_amount,
-            r.bill_type,
-            *(tuple(x.items()) for x in _bill_lines("", r)),
-        )
+        values, digest = _bill_values(r, inv, now), _bill_digest(r, sync)
         consumer_id = consumer["id"] if consumer is not None else None
         if inv is not None and inv["digest"] == digest and inv["consumer_id"] == consumer_id:
             results.append(Result(position, r.sync_code, "unchanged", warning=_lines_warning(r)))
             continue
-        if inv is not None and inv["paid_bank"]:
-            refusal = None
-            if values["total_amount"] != inv["total_amount"] or values["currency"] != inv["currency"]:
-                refusal = (
-                    "money was paid on this bill: its total_amount, currency and customer can no longer change.",
-                    "វិក្កយបត្រនេះបានបង់ប្រាក់ខ្លះហើយ៖ មិនអាចប្តូរ total_amount រូបិយប័ណ្ណ ឬអតិថិជនបានទេ។",
-                )
-            elif consumer_id != inv["consumer_id"]:
-                refusal = (
-                    "money was paid on this bill: its total_amount, currency and customer can no longer change.",
-                    "វិក្កយបត្រនេះបានបង់ប្រាក់ខ្លះហើយ៖ មិនអាចប្តូរ total_amount រូបិយប័ណ្ណ ឬអតិថិជនបានទេ។",
-                )
-            elif values["draft"]:
-                refusal = (
-                    "money was paid on this bill: it can no longer be a draft.",
-                    "វិក្កយបត្រនេះបានបង់ប្រាក់ខ្លះហើយ៖ មិនអាចត្រឡប់ជាព្រាងវិញបានទេ។",
-                )
-            if refusal is not None:
-                results.append(_error(position, r.sync_code, [refusal]))
-                continue
+        if inv is not None and (why := _paid_refusal(inv, values, consumer_id)) is not None:
+            results.append(_error(position, r.sync_code, [why]))
+            continue
         # Accepted: its customer is kept with it (created, or a Hosted one taken over).
         if consumer is None:
             consumer = people.create(merchant.id, {"sync_code": sync, "code": sync, "name": r.customer_name or ""}, now)
         elif consumer["sync_code"] is None:
             people.keep(consumer, {"sync_code": sync}, now)
         if inv is None:
-            inv = {
-                "id": new_id(),
-                "merchant_id": merchant.id,
-                "consumer_id": consumer["id"],
-                "ref_number": r.sync_code,
-                "ref_id": "",
-                "total_tax": 0,
-                "paid_outside": 0,
-                "paid_bank": 0,
-                "exchange_rate_khr": "",
-                "total_amount_khr": None,
-                "void": False,
-                "page_token": secrets.token_urlsafe(18),
-                "khqr_md5": None,
-                "digest": digest,
-                "source": SOURCE,
-                "notified_at": None,
-                "created_at": now,
-                "updated_at": now,
-                **values,
-            }
-            invoices[r.sync_code] = new_invoices[r.sync_code] = inv
+            inv = invoices[r.sync_code] = out.new[r.sync_code] = _new_invoice(
+                merchant.id, consumer["id"], r, values, digest, now
+            )
             outcome = "added"
         else:
             inv.update(values, consumer_id=consumer["id"], digest=digest, updated_at=now)
-            if r.sync_code not in new_invoices:
-                changed[r.sync_code] = inv
+            if r.sync_code not in out.new:
+                out.changed[r.sync_code] = inv
             outcome = "updated"
-        lines_of[inv["id"]] = _bill_lines(inv["id"], r)
+        out.lines_of[inv["id"]] = _bill_lines(inv["id"], r)
         if r.status == "notify" and inv["notified_at"] is None:
             inv["notified_at"] = now
-            notices.append(Notice(inv, consumer))
+            out.notices.append(Notice(inv, consumer))
         results.append(Result(position, r.sync_code, outcome, warning=_lines_warning(r)))
-
     await people.write(session)
-    if new_invoices:
-        await insert_rows(session, Invoice.__table__, list(new_invoices.values()))
-    if changed:
-        await session.execute(
-            update(Invoice), [{"id": inv["id"], **{k: inv[k] for k in _BILL_UPDATABLE}} for inv in changed.values()]
-        )
-        ids = [inv["id"] for inv in changed.values()]
-        for start in range(0, len(ids), 500):
-            await session.execute(
-                InvoiceLine.__table__.delete().where(InvoiceLine.invoice_id.in_(ids[start : start + 500]))
-            )
-    lines = [line for ls in lines_of.values() for line in ls]
-    if lines:
-        await insert_rows(session, InvoiceLine.__table__, lines)
-    for n in notices:
-        await _tell(session, settings, merchant, n)
+    await out.write(session, settings, merchant)
     results.sort(key=lambda o: o.position)
     return results
 
@@ -480,389 +493,3 @@ async def _tell(session: AsyncSession, settings: Settings, merchant: Merchant, n
         message=message,
         to=to or [("log", who["code"])],
     )
-
-
-# ------------------------------------------------------------------------------------------------------- payments
-
-
-@dataclass
-class _Pay:
-    position: int
-    r: PaymentRecord
-    digest: str
-
-
-async def apply_payments(
-    session: AsyncSession, merchant: Merchant, records: list[tuple[int, Any]], *, queue_id: str = ""
-) -> list[Result]:
-    """Record payments made outside Tonle: each clears the bills it names (oldest due first) through the same
-    allocations as a bank payment, with one ledger entry (cash and online: from the biller's outside tender to
-    its outside collection; a ``balance`` payment moves no money, it spends the customer's credit). What a payment
-    pays beyond the bills becomes the customer's credit. A replay of a payment (same ``sync_code``, same values)
-    is ``unchanged``: nothing is cleared twice."""
-    good, results = _read(PaymentRecord, records)
-    await lock_biller(session, merchant.id)
-    now = clock.now()
-    pays = [
-        _Pay(
-            p,
-            r,
-            _digest(r.currency_id, r.customer_sync or "", r.payment_method, r.tran_date, r.total_amount, *r.bill_syncs),
-        )
-        for p, r in good
-    ]
-    recorded = await held(session, PushedPayment.__table__, merchant.id, "sync_code", {x.r.sync_code for x in pays})
-    invoices = await held(
-        session, Invoice.__table__, merchant.id, "ref_number", {b for x in pays for b in x.r.bill_syncs}
-    )
-    consumers = {
-        c["id"]: c
-        for c in (
-            await session.execute(
-                select(BillConsumer.__table__).where(
-                    BillConsumer.id.in_({inv["consumer_id"] for inv in invoices.values()} or {""})
-                )
-            )
-        ).mappings()
-    }
-    credit: dict[tuple[str, str], int] = {}
-    entries: list[ledger.NewEntry] = []
-    trans: list[Transaction] = []
-    pushed: list[dict[str, Any]] = []
-    allocations: list[dict[str, Any]] = []
-    touched: dict[str, dict[str, Any]] = {}
-    accounts: dict[tuple[str, str], Any] = {}
-
-    async def account(kind: ledger.AccountKind, currency: str) -> Any:
-        if (kind, currency) not in accounts:
-            accounts[kind, currency] = await ledger.open_account(
-                session,
-                merchant_id=merchant.id,
-                kind=kind,
-                currency=currency,
-                allow_negative=kind == ledger.AccountKind.outside_tender,
-            )
-        return accounts[kind, currency]
-
-    for x in pays:
-        r = x.r
-        done = recorded.get(r.sync_code)
-        if done is not None:
-            if done["digest"] == x.digest:
-                results.append(
-                    Result(x.position, r.sync_code, "unchanged", warning="recorded already: not applied again")
-                )
-            else:
-                results.append(
-                    _error(
-                        x.position,
-                        r.sync_code,
-                        [
-                            (
-                                f"a payment with sync_code {r.sync_code} was recorded already, with other values;"
-                                " a payment cannot be changed.",
-                                f"ការទូទាត់ sync_code {r.sync_code} ត្រូវបានកត់ត្រារួចហើយ ដោយតម្លៃផ្សេង។ មិនអាចកែការទូទាត់បានទេ។",
-                            )
-                        ],
-                    )
-                )
-            continue
-        problems = _check_bills(r, invoices, consumers)
-        if problems:
-            results.append(_error(x.position, r.sync_code, problems))
-            continue
-        bills = sorted((invoices[b] for b in r.bill_syncs), key=lambda i: (i["due_date"], i["date"], i["ref_number"]))
-        owner = consumers[bills[0]["consumer_id"]]
-        key = (owner["id"], r.currency_id)
-        if key not in credit:
-            credit[key] = await store.credit_of(session, merchant.id, owner["id"], owner["code"], r.currency_id)
-        left, shares = r.total_amount, []
-        for inv in bills:
-            due = max(0, inv["total_amount"] - inv["paid_outside"] - inv["paid_bank"])
-            take = min(left, due)
-            if take:
-                shares.append((inv, take))
-                left -= take
-        paid = r.total_amount - left
-        warning = ""
-        if r.payment_method == "balance":
-            if paid == 0:
-                results.append(
-                    _error(
-                        x.position,
-                        r.sync_code,
-                        [
-                            (
-                                "[bill_syncs] nothing is due on the bills named: no credit is spent.",
-                                "[bill_syncs] គ្មានប្រាក់ត្រូវបង់លើវិក្កយបត្រទាំងនេះទេ។",
-                            )
-                        ],
-                    )
-                )
-                continue
-            if paid > credit[key]:
-                results.append(
-                    _error(
-                        x.position,
-                        r.sync_code,
-                        [
-                            (
-                                f"the customer's credit is {_money(credit[key], r.currency_id)}; this payment spends"
-                                f" {_money(paid, r.currency_id)}.",
-                                f"ឥណទានរបស់អតិថិជនគឺ {_money(credit[key], r.currency_id)}; ការទូទាត់នេះចំណាយ"
-                                f" {_money(paid, r.currency_id)}។",
-                            )
-                        ],
-                    )
-                )
-                continue
-            spent, excess = paid, 0
-            if left:
-                warning = f"only {_money(paid, r.currency_id)} was due: the rest of the credit is left unspent"
-        else:
-            spent, excess = 0, left
-            if left:
-                warning = f"{_money(left, r.currency_id)} beyond the bills is the customer's credit"
-        credit[key] += excess - spent
-        tran_id = new_id()
-        trans.append(
-            Transaction(
-                id=tran_id,
-                merchant_id=merchant.id,
-                type=PUSHED,
-                reference=tran_id,
-                amount=paid if r.payment_method == "balance" else r.total_amount,
-                fee=0,
-                currency=r.currency_id,
-                status="success",
-                tran_date=r.tran_date,
-                expire_date=r.tran_date,
-                paid_at=r.tran_date,
-                description=r.description or "",
-                created_at=now,
-            )
-        )
-        if r.payment_method != "balance":
-            entries.append(
-                ledger.NewEntry(
-                    merchant_id=merchant.id,
-                    kind="outside_payment",
-                    memo=f"{r.payment_method} payment {r.sync_code} of {owner['code']}",
-                    legs=[
-                        ledger.Leg(await account(ledger.AccountKind.outside_tender, r.currency_id), -r.total_amount),
-                        ledger.Leg(await account(ledger.AccountKind.outside_collection, r.currency_id), r.total_amount),
-                    ],
-                )
-            )
-        for inv, take in shares:
-            inv["paid_bank"] += take
-            touched[inv["id"]] = inv
-            allocations.append(
-                {
-                    "transaction_id": tran_id,
-                    "invoice_id": inv["id"],
-                    "merchant_id": merchant.id,
-                    "amount": take,
-                    "created_at": now,
-                }
-            )
-        row = {
-            "transaction_id": tran_id,
-            "merchant_id": merchant.id,
-            "sync_code": r.sync_code,
-            "consumer_id": owner["id"],
-            "method": r.payment_method,
-            "title": r.title or "",
-            "bill_syncs": ",".join(r.bill_syncs),
-            "excess": excess,
-            "credit_spent": spent,
-            "digest": x.digest,
-            "queue_id": queue_id,
-            "created_at": now,
-        }
-        recorded[r.sync_code] = row
-        pushed.append(row)
-        results.append(Result(x.position, r.sync_code, "added", warning=warning))
-
-    if trans:
-        entry_ids = iter(await ledger.post_many(session, entries))
-        for t, row in zip(trans, pushed, strict=True):
-            if row["method"] != "balance":
-                t.entry_id = next(entry_ids)
-        session.add_all(trans)
-        await session.flush()
-        await session.execute(insert(PushedPayment), pushed)
-    if allocations:
-        await session.execute(insert(InvoiceAllocation), allocations)
-        await session.execute(
-            update(Invoice), [{"id": i["id"], "paid_bank": i["paid_bank"], "updated_at": now} for i in touched.values()]
-        )
-    await session.flush()
-    results.sort(key=lambda o: o.position)
-    return results
-
-
-def _check_bills(r: PaymentRecord, invoices: dict[str, dict], consumers: dict[str, dict]) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    owners = set()
-    for code in r.bill_syncs:
-        inv = invoices.get(code)
-        if inv is None:
-            problems.append(
-                (f"[bill_syncs] {code} is not a bill of this biller.", f"[bill_syncs] {code} មិនមែនជាវិក្កយបត្ររបស់អ្នកទេ។")
-            )
-            continue
-        if inv["void"] or inv["draft"]:
-            problems.append(
-                (f"[bill_syncs] {code} is a draft or void: it cannot be paid.", f"[bill_syncs] {code} មិនអាចបង់បានទេ។")
-            )
-        if inv["currency"] != r.currency_id:
-            problems.append(
-                (
-                    f"[currency_id] {r.currency_id} is not the currency of bill {code} ({inv['currency']}).",
-                    f"[currency_id] {r.currency_id} មិនមែនជារូបិយប័ណ្ណរបស់វិក្កយបត្រ {code} ({inv['currency']}) ទេ។",
-                )
-            )
-        owners.add(inv["consumer_id"])
-    if problems:
-        return problems
-    if len(owners) > 1:
-        return [("[bill_syncs] names bills of different customers.", "[bill_syncs] មានវិក្កយបត្ររបស់អតិថិជនផ្សេងៗគ្នា។")]
-    owner = consumers.get(next(iter(owners)))
-    if r.customer_sync and (owner is None or owner["sync_code"] != r.customer_sync):
-        return [
-            (
-                f"[customer_sync] {r.customer_sync} is not the customer of the bills named.",
-                f"[customer_sync] {r.customer_sync} មិនមែនជាអតិថិជននៃវិក្កយបត្រទាំងនេះទេ។",
-            )
-        ]
-    return []
-
-
-# ------------------------------------------------------------------------------------------- reading payments back
-
-
-async def payments(
-    session: AsyncSession,
-    merchant_id: str,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    customer_sync: str | None = None,
-    method: str | None = None,
-    currency: str | None = None,
-    source: str | None = None,
-    offset: int = 0,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """``GET /payment/``: the bank's payments of the bills this store holds and the biller's pushed payments, newest
-    first, with the §5.6 webhook's fields."""
-    lookup_consumer = and_(
-        BillConsumer.merchant_id == Transaction.merchant_id, BillConsumer.code == BillLookup.consumer_code
-    )
-    q = (
-        select(Transaction, BillLookup, PushedPayment, BillConsumer, Bank.name)
-        .outerjoin(BillLookup, BillLookup.transaction_id == Transaction.id)
-        .outerjoin(PushedPayment, PushedPayment.transaction_id == Transaction.id)
-        .outerjoin(BillConsumer, or_(BillConsumer.id == PushedPayment.consumer_id, lookup_consumer))
-        .outerjoin(Bank, Bank.code == Transaction.bank_code)
-        .where(
-            Transaction.merchant_id == merchant_id,
-            Transaction.status == "success",
-            or_(
-                Transaction.type == PUSHED,
-                and_(Transaction.type == "bank_bill", BillLookup.source.in_(store.HELD_SOURCES)),
-            ),
-        )
-    )
-    if since is not None:
-        q = q.where(Transaction.paid_at >= since)
-    if until is not None:
-        q = q.where(Transaction.paid_at < until)
-    if customer_sync:
-        q = q.where(BillConsumer.sync_code == customer_sync)
-    if currency:
-        q = q.where(Transaction.currency == currency)
-    if source == "bank" or method == "bank":
-        q = q.where(Transaction.type == "bank_bill")
-    elif source == "push":
-        q = q.where(Transaction.type == PUSHED)
-    if method and method != "bank":
-        q = q.where(PushedPayment.method == method)
-    q = q.order_by(Transaction.paid_at.desc(), Transaction.id).offset(offset)
-    if limit is not None:
-        q = q.limit(limit)
-    rows = (await session.execute(q)).all()
-    ids = [t.id for t, *_ in rows]
-    bills: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        q2 = (
-            select(
-                InvoiceAllocation.transaction_id,
-                Invoice.id,
-                Invoice.ref_number,
-                InvoiceAllocation.amount,
-                Invoice.currency,
-            )
-            .join(Invoice, Invoice.id == InvoiceAllocation.invoice_id)
-            .where(InvoiceAllocation.transaction_id.in_(part))
-            .order_by(InvoiceAllocation.id)
-        )
-        for tran_id, inv_id, ref, amount, cur in (await session.execute(q2)).all():
-            bills[tran_id].append({"id": inv_id, "sync_code": ref, "amount": to_major(amount, cur)})
-    out = []
-    for t, lookup, pushed, consumer, bank_name in rows:
-        out.append(
-            {
-                **webhook_fields(t, lookup, consumer, bank_name or ""),
-                "source": "push" if pushed is not None else "bank",
-                "payment_method": pushed.method if pushed is not None else "bank",
-                "sync_code": pushed.sync_code if pushed is not None else "",
-                "title": pushed.title if pushed is not None else "",
-                "bills": bills[t.id],
-            }
-        )
-    return out
-
-
-def mask(value: str) -> str:
-    """A payer's phone or account number with all but its first 3 and last 3 digits hidden."""
-    digits = [i for i, ch in enumerate(value) if ch.isdigit()]
-    if len(digits) <= 6:
-        return value
-    hidden = set(digits[3:-3])
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
-
-
-def webhook_fields(t: Transaction, lookup: BillLookup | None, consumer: Any, bank_name: str) -> dict[str, Any]:
-    """The §5.6 webhook's fields of a payment (``bills`` aside)."""
-    return {
-        "tnx_id": tnx_id(t.id),
-        "tran_id": t.id,
-        "tran_amount": to_major(t.amount, t.currency),
-        "customer_fee": to_major(t.fee, t.currency),
-        "supplier_fee": 0,
-        "total_amount": to_major(t.amount + t.fee, t.currency),
-        "currency": t.currency,
-        "bank_name": bank_name,
-        "bank_ref": t.bank_ref,
-        "customer_sync_code": (consumer.sync_code if consumer is not None else None) or "",
-        "customer_code": consumer.code if consumer is not None else (lookup.consumer_code if lookup else ""),
-        "customer_name": consumer.name if consumer is not None else (lookup.consumer_name if lookup else ""),
-        "customer_phone": consumer.phone if consumer is not None else (lookup.phone if lookup else ""),
-        "paid_by": mask(t.payer_phone or t.payer_account_no),
-        "paid_date": wire_time(t.paid_at) or "",
-        "description": t.description,
-        "checkout_ref": "",
-    }
-
-
-async def paid_bills(session: AsyncSession, tran_id: str) -> list[dict[str, Any]]:
-    q = (
-        select(Invoice.id, Invoice.ref_number)
-        .join(InvoiceAllocation, InvoiceAllocation.invoice_id == Invoice.id)
-        .where(InvoiceAllocation.transaction_id == tran_id)
-        .order_by(InvoiceAllocation.id)
-    )
-    return [{"id": i, "sync_code": ref} for i, ref in (await session.execute(q)).all()]
