@@ -130,15 +130,35 @@ def one(db: str, n: int, tmp: Path) -> dict[str, object]:
             answered, done, first = timed_import(c, body)
             answered2, done2, again = timed_import(c, body)
     assert first["created"] == n and again["unchanged"] == n, (first, again)
+    return timings(db, n, len(body), (answered, done), (answered2, done2))
+
+
+def timings(db: str, n: int, size: int, first: tuple[float, float], again: tuple[float, float]) -> dict[str, object]:
+    """One database's figures: n items in a body of ``size`` bytes, (answered, done) of the first and second go."""
     return {
         "db": db,
-        "rows": n,
-        "mb": round(len(body) / 1e6, 1),
-        "answered": round(answered, 2),
-        "done": round(done, 2),
-        "answered_again": round(answered2, 2),
-        "done_again": round(done2, 2),
+        "n": n,
+        "mb": round(size / 1e6, 1),
+        "answered": round(first[0], 2),
+        "done": round(first[1], 2),
+        "answered_again": round(again[0], 2),
+        "done_again": round(again[1], 2),
     }
+
+
+def record(title: str, intro: str, header: str, results: list[dict[str, object]]) -> None:
+    """Print a run's table and append it to bench/RESULTS.md."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"\n## {title}, {stamp}\n", intro + "\n", header, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(
+            f"| {r['db']} | {r['n']:,} | {r['mb']} | {r['answered']} | {r['done']} | ≤ 5 | "
+            f"{r['answered_again']} | {r['done_again']} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with (ROOT / "bench" / "RESULTS.md").open("a") as f:
+        f.write(text)
 
 
 def main() -> None:
@@ -149,24 +169,14 @@ def main() -> None:
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     with tempfile.TemporaryDirectory() as t:
         results = [one(db, args.rows, Path(t)) for db in dbs]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        f"\n## Hosted invoice import, {stamp}\n",
+    record(
+        "Hosted invoice import",
         "`bench/hosted_import.py`: one POST of new invoices (a new customer and one line each) to a `tonle serve` "
         "with its worker in process, timed until the import's state is `done` (the request stores the rows and "
-        "answers; the worker applies them in chunks of 1,000); then the same file again (every row `unchanged`).\n",
+        "answers; the worker applies them in chunks of 1,000); then the same file again (every row `unchanged`).",
         "| database | rows | body, MB | answered, s | all applied, s | goal | again: answered, s | again: applied, s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r['db']} | {r['rows']:,} | {r['mb']} | {r['answered']} | {r['done']} | ≤ 5 | "
-            f"{r['answered_again']} | {r['done_again']} |"
-        )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with (ROOT / "bench" / "RESULTS.md").open("a") as f:
-        f.write(text)
+        results,
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
-from hosted_import import serving  # noqa: E402
+from hosted_import import record, serving, timings  # noqa: E402
 
 from tonle.wire import wirejson  # noqa: E402
 
@@ -76,15 +75,7 @@ def one(db: str, n: int, tmp: Path) -> dict[str, object]:
         counts = [c.get(f"/queue/detail/{q}").json() for q in (first, again)]
     assert counts[0]["status"] == "ready" and counts[0]["total_added"] == n, counts[0]["result"]
     assert counts[1]["total_unchanged"] == n, counts[1]["result"]
-    return {
-        "db": db,
-        "bills": n,
-        "mb": round(len(body) / 1e6, 1),
-        "answered": round(answered, 2),
-        "done": round(done, 2),
-        "answered_again": round(answered2, 2),
-        "done_again": round(done2, 2),
-    }
+    return timings(db, n, len(body), (answered, done), (answered2, done2))
 
 
 def main() -> None:
@@ -95,25 +86,15 @@ def main() -> None:
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     with tempfile.TemporaryDirectory() as t:
         results = [one(db, args.bills, Path(t)) for db in dbs]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        f"\n## Supplier API bill push, {stamp}\n",
+    record(
+        "Supplier API bill push",
         "`bench/supplier_push.py`: one `POST /bill/push` of new bills (each creating its customer, one line each) to"
         " a `tonle serve` with its worker in process, timed until the queue is `ready` (the request keeps the records"
         " and answers; the worker applies them in chunks of 1,000); then the same push again (every record"
-        " `unchanged`).\n",
+        " `unchanged`).",
         "| database | bills | body, MB | answered, s | queue ready, s | goal | again: answered, s | again: ready, s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r['db']} | {r['bills']:,} | {r['mb']} | {r['answered']} | {r['done']} | ≤ 5 | "
-            f"{r['answered_again']} | {r['done_again']} |"
-        )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with (ROOT / "bench" / "RESULTS.md").open("a") as f:
-        f.write(text)
+        results,
+    )
 
 
 if __name__ == "__main__":
