@@ -141,6 +141,7 @@ async def queue_list(
     return WireJSONResponse([queues.answer(q) for q in found])
 
 
+@router.get("/payment", include_in_schema=False)  # the same without the slash, answered (not redirected)
 @router.get(
     "/payment/",
     summary="Payments of the bills Tonle holds: banks' and pushed ones, newest first, with the webhook's fields",
