@@ -5,7 +5,9 @@ bills in the same ledger and allocations, and ``GET /payment/`` lists both."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +20,7 @@ from sqlalchemy import func, select
 import watch
 from helpers import add_bank, ok, set_merchant
 from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, InvoiceLine, PushedPayment
+from tonle.khqr.codec import md5
 from tonle.kit import crypto
 from tonle.kit.clock import clock
 from tonle.ledger.models import Entry
@@ -397,6 +400,33 @@ def test_a_bank_pays_a_pushed_bill_and_the_biller_gets_the_5_6_webhook(supplier_
     assert listed["source"] == "bank" and listed["payment_method"] == "bank" and listed["tnx_id"] == hook["tnx_id"]
     assert [(b["sync_code"], b["amount"]) for b in listed["bills"]] == [("INV001", 10), ("INV002", 2)]
     assert ok(s.look_up("CU003035"), "SUCCESS")["customer"]["bill_amount"] == 3
+
+
+def test_a_pushed_bills_digital_bill_is_scanned_and_paid_and_announced_in_the_5_6_body(supplier_server):
+    """The notify message's link: the pushed bill's digital bill carries a KHQR code; a bank that scans it pays
+    that bill, and the biller hears of it in the Supplier API's own webhook body. A draft has no page."""
+    s = Supplier(supplier_server)
+    s.applied("/bill/push", [bill("QR-1", "QC", "6.5"), bill("QR-DRAFT", "QC", status="draft")])
+    page = s.c.get(f"/bill/{s.invoice('QR-1').page_token}")
+    assert page.status_code == 200 and "QR-1" in page.text
+    qr = html.unescape(re.search(r'data-khqr="([^"]+)"', page.text).group(1))
+    found = s.bank.post("/payment/v5/inquiry", json={"identity_code": md5(qr)}).json()
+    assert found["code"] == "SUCCESS", found
+    t = found["data"]["transaction"]
+    body = {
+        "identity_code": t["tran_id"],
+        "payment_token": t["payment_token"],
+        "bank_ref": "FT-QR",
+        "total_amount": Decimal(str(t["total_amount"])),
+        "original_amount": Decimal(str(t["original_amount"])),
+        "currency": "USD",
+    }
+    assert s.bank.post("/payment/v3/confirm", content=wirejson.dumps(body)).json()["code"] == "SUCCESS"
+    (hook,) = [e for e in s.events() if "tnx_id" in e]
+    assert list(hook) == WEBHOOK_KEYS and hook["tran_amount"] == Decimal("6.5")
+    assert [b["sync_code"] for b in hook["bills"]] == ["QR-1"] and hook["customer_sync_code"] == "QC"
+    assert s.invoice("QR-1").paid_bank == 650
+    assert s.c.get(f"/bill/{s.invoice('QR-DRAFT').page_token}").status_code == 404
 
 
 # ---------------------------------------------------------------------------------------- outside payments
