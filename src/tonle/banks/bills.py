@@ -30,7 +30,7 @@ from tonle.kit.money import to_major
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
-from tonle.transactions.models import Transaction
+from tonle.transactions.models import Transaction, free_short_ids
 
 KIND = "bank_bill"  # Transaction.type of a bill paid through the bank channel, whatever its source
 
@@ -210,8 +210,10 @@ async def open_bill(
     now = clock.now()
     token = secrets.token_hex(16)
     tran_id = new_id()
+    (short_id,) = await free_short_ids(session, 1)
     tran = Transaction(
         id=tran_id,
+        short_id=short_id,
         merchant_id=merchant_id,
         type=KIND,
         reference=tran_id,  # as a top-up's: the merchant finds it by the webhook's tran_id, not by a consumer code

@@ -36,6 +36,14 @@ def verify_secret(secret: str, stored: str) -> bool:
 DUMMY_HASH = hash_secret(secrets.token_hex(16))
 
 
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def short_code(length: int = 8) -> str:
+    """A random base-62 code (``nn5RscTz``): 8 characters hold 47 bits. The caller checks it is free."""
+    return "".join(secrets.choice(BASE62) for _ in range(length))
+
+
 def digest(value: str) -> str:
     """SHA-256 hex of a high-entropy token: enough to look it up by, useless to whoever reads the database."""
     return hashlib.sha256(value.encode()).hexdigest()

@@ -23,7 +23,7 @@ from tonle.ledger import service as ledger
 from tonle.merchants.models import Merchant
 from tonle.supplier.schemas import PaymentRecord
 from tonle.supplier.service import Result, _digest, _error, _money, _read
-from tonle.transactions.models import Transaction
+from tonle.transactions.models import Transaction, free_short_ids
 
 PUSHED = "pushed_payment"  # Transaction.type of a payment the biller pushed
 
@@ -184,7 +184,9 @@ class _Book:
         session = self.session
         if self.trans:
             entry_ids = iter(await ledger.post_many(session, self.entries))
+            short_ids = iter(await free_short_ids(session, len(self.trans)))
             for t, row in zip(self.trans, self.pushed, strict=True):
+                t.short_id = next(short_ids)
                 if row["method"] != "balance":
                     t.entry_id = next(entry_ids)
             session.add_all(self.trans)

@@ -8,7 +8,6 @@ has its result the queue is ``ready`` and a signed ``queue.completed`` event is 
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from tonle.config import Settings
 from tonle.db import Database
 from tonle.jobs.claims import lease_claim
 from tonle.kit.clock import clock
+from tonle.kit.crypto import short_code
 from tonle.kit.sql import insert_rows
 from tonle.merchants.models import Merchant
 from tonle.supplier import payments, service
@@ -32,7 +32,6 @@ from tonle.wire import wirejson
 log = logging.getLogger("tonle.supplier")
 COUNTED = {"added": "total_added", "updated": "total_updated", "unchanged": "total_unchanged"}
 COUNTED |= {"deleted": "total_deleted", "error": "total_canceled"}
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 class LeaseLost(Exception):
@@ -57,7 +56,7 @@ def check_body(body: Any) -> tuple[list[Any], str]:
 
 async def _free_id(session: AsyncSession) -> str:
     while True:
-        candidate = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+        candidate = short_code()
         if await session.get(SupplierQueue, candidate) is None:
             return candidate
 

@@ -14,7 +14,7 @@ from tonle.hosted import channel as store
 from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, PushedPayment
 from tonle.kit.money import to_major
 from tonle.supplier.payments import PUSHED
-from tonle.supplier.service import tnx_id, wire_time
+from tonle.supplier.service import wire_time
 from tonle.transactions.models import Transaction
 
 
@@ -114,7 +114,7 @@ def mask(value: str) -> str:
 def webhook_fields(t: Transaction, lookup: BillLookup | None, consumer: Any, bank_name: str) -> dict[str, Any]:
     """The §5.6 webhook's fields of a payment (``bills`` aside)."""
     return {
-        "tnx_id": tnx_id(t.id),
+        "tnx_id": t.short_id or "",
         "tran_id": t.id,
         "tran_amount": to_major(t.amount, t.currency),
         "customer_fee": to_major(t.fee, t.currency),

@@ -89,18 +89,6 @@ def _digest(*what: Any) -> str:
     return hashlib.sha256(repr(what).encode()).hexdigest()
 
 
-def tnx_id(tran_id: str) -> str:
-    """The 8-character payment id of the §5.6 webhook (``BUb4CmDE``), made of the transaction's id (its first 47
-    random bits in base 62), so that every payment has one without storing it."""
-    n = int(tran_id.replace("-", "")[:12], 16) >> 1
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    out = ""
-    for _ in range(8):
-        n, r = divmod(n, 62)
-        out = alphabet[r] + out
-    return out
-
-
 def wire_time(dt: datetime | None) -> str | None:
     """``2024-02-29 10:46:33``: Phnom Penh time, as the §5.6 webhook writes ``paid_date``."""
     if dt is None:

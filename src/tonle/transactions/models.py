@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tonle.db import Base, created_at, uuid_pk
 from tonle.kit.clock import clock
+from tonle.kit.crypto import short_code
+from tonle.kit.sql import among
 
 
 class Transaction(Base):
@@ -44,6 +47,8 @@ class Transaction(Base):
     payer_account_name: Mapped[str] = mapped_column(String(200), default="")
     payer_phone: Mapped[str] = mapped_column(String(40), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    # The 8-character payment id of a bill payment (the Supplier API's ``tnx_id``, ``BUb4CmDE``); None for others.
+    short_id: Mapped[str | None] = mapped_column(String(8), unique=True, nullable=True)
     created_at: Mapped[datetime] = created_at()
 
 
@@ -52,3 +57,15 @@ def effective_status(tran: Transaction) -> str:
     if tran.status == "pending" and tran.expire_date <= clock.now():
         return "expired"
     return tran.status
+
+
+async def free_short_ids(session: AsyncSession, count: int) -> list[str]:
+    """``count`` distinct short payment ids that no transaction has (a clash among 62^8 is all but impossible; the
+    look-up makes it impossible, and the unique index guards the rest)."""
+    while True:
+        picked = list({short_code() for _ in range(count)})
+        if len(picked) < count:
+            continue
+        q = select(Transaction.short_id).where(among(session, Transaction.short_id, picked))
+        if not (await session.execute(q)).first():
+            return picked

@@ -1,10 +1,11 @@
-"""Supplier API: queues, records, pushed payments; consumer sync codes, draft bills, supplier token
+"""Supplier API: queues, records, pushed payments; consumer sync codes, draft bills, supplier token, short payment ids
 
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 06:38:47.586537
 """
 
+import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -14,6 +15,10 @@ revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+BASE62 = (
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # as tonle.kit.crypto (a revision stands alone)
+)
 
 
 def upgrade() -> None:
@@ -114,8 +119,26 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("supplier_token_digest", sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_merchants_supplier_token_digest"), ["supplier_token_digest"])
 
+    with op.batch_alter_table("transactions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("short_id", sa.String(length=8), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_transactions_short_id"), ["short_id"])
+    # Bill payments made before this revision get their short payment id too (the Supplier API lists them).
+    bind = op.get_bind()
+    ids = [row[0] for row in bind.execute(sa.text("SELECT id FROM transactions WHERE type = 'bank_bill'"))]
+    given: set[str] = set()
+    while len(given) < len(ids):
+        given.add("".join(secrets.choice(BASE62) for _ in range(8)))
+    if ids:
+        bind.execute(
+            sa.text("UPDATE transactions SET short_id = :s WHERE id = :i"),
+            [{"s": s, "i": i} for s, i in zip(sorted(given), ids, strict=True)],
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("transactions", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_transactions_short_id"), type_="unique")
+        batch_op.drop_column("short_id")
 
     with op.batch_alter_table("merchants", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_merchants_supplier_token_digest"), type_="unique")
