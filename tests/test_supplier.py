@@ -635,6 +635,30 @@ def test_fifty_identical_pushes_at_once_have_the_effect_of_one(pg_server):
     assert len(s.events("queue.completed")) == 100  # one per queue
 
 
+def test_a_billers_queues_are_applied_in_the_order_they_were_pushed_by_however_many_workers(pg_server):
+    """A payment pushed right after its bills finds them, though a second worker is free while the first one is
+    still applying the bills (in chunks: the biller's lock is let go between them)."""
+    s = Supplier(pg_server)
+    bills_queue = s.push("/bill/push", [bill(f"ORD-{i:04d}", "OC1", "1") for i in range(1200)])
+    pay_queue = s.push("/payment/push", [payment("ORD-P", "ORD-1199", "1", customer_sync="OC1")])
+    settings = pg_server.settings.model_copy(update={"supplier_chunk_records": 100})
+
+    async def two_workers():
+        import asyncio
+
+        async def work():
+            while await queues.run_once(pg_server.backend.db, settings):
+                pass
+
+        await asyncio.gather(work(), work())
+
+    pg_server.run(two_workers())
+    assert s.detail(bills_queue["id"])["total_added"] == 1200
+    out = s.detail(pay_queue["id"])
+    assert (out["status"], out["total_added"], out["errors"]) == ("ready", 1, []), out["errors"]
+    assert s.invoice("ORD-1199").paid_bank == 100
+
+
 def test_a_worker_killed_mid_queue_leaves_every_record_applied_once(supplier_server):
     """`tonle worker` applies a 5,000-record queue in chunks of 50; it is SIGKILLed part-way, a second worker takes
     the queue over when the lease runs out, and every record ends with one result and one effect."""

@@ -180,9 +180,14 @@ def detail(queue: SupplierQueue, records: list[SupplierRecord]) -> dict[str, Any
 
 # ------------------------------------------------------------------------------------------------ the worker side
 
+# The oldest queue left to apply whose biller has no older one unfinished: a biller's queues are applied in the
+# order they were pushed (a payment pushed after its bills finds them), whichever worker takes them.
 _PICK = (
-    "SELECT id FROM supplier_queues WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < :now) "
-    "ORDER BY created_at, id LIMIT 1"
+    "SELECT q.id FROM supplier_queues q WHERE q.status = 'processing' "
+    "AND (q.lease_until IS NULL OR q.lease_until < :now) "
+    "AND NOT EXISTS (SELECT 1 FROM supplier_queues o WHERE o.merchant_id = q.merchant_id "
+    "AND o.status = 'processing' AND (o.created_at < q.created_at OR (o.created_at = q.created_at AND o.id < q.id))) "
+    "ORDER BY q.created_at, q.id LIMIT 1"
 )
 
 
@@ -198,7 +203,11 @@ async def claim(db: Database, lease: timedelta) -> Claimed | None:
     now = clock.now()
     token = str(uuid.uuid4())
     stmt = lease_claim(
-        "supplier_queues", _PICK, "id, merchant_id, operation", postgres=db.engine.dialect.name == "postgresql"
+        "supplier_queues",
+        _PICK,
+        "id, merchant_id, operation",
+        postgres=db.engine.dialect.name == "postgresql",
+        lock_of="q",
     )
     async with db.sessions() as session, session.begin():
         row = (await session.execute(stmt, {"now": now, "until": now + lease, "token": token})).first()
