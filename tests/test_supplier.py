@@ -597,6 +597,34 @@ def test_the_queue_list_is_newest_first_and_filtered(supplier_server):
     assert s.c.get("/queue", params={"status": "done"}).status_code == 400
 
 
+def test_a_queue_ends_in_error_when_its_biller_is_gone_or_it_was_taken_too_often(supplier_server):
+    from tonle.supplier.models import SupplierQueue
+
+    s = Supplier(supplier_server)
+    stuck = s.push("/bill/push", [bill("ST-1")])
+
+    async def taken_often(session):
+        queue = await session.get(SupplierQueue, stuck["id"])
+        queue.attempts = queues.MAX_ATTEMPTS
+
+    s.db(taken_often)  # as if ten workers had died on it
+    later = s.push("/bill/push", [bill("ST-2")])
+    s.drain()
+    out = s.detail(stuck["id"])
+    assert (out["status"], out["completed"], out["data"]) == ("error", True, []), out
+    assert out["result"].startswith("not applied after 10 attempts")
+    assert s.detail(later["id"])["status"] == "ready"  # the biller's next queue went on
+    gone = s.push("/bill/push", [bill("ST-3")])
+    set_merchant(supplier_server, s.m.id, active=False)
+    s.drain()
+    set_merchant(supplier_server, s.m.id, active=True)
+    out = s.detail(gone["id"])
+    assert (out["status"], out["result"]) == ("error", "the biller is not active: nothing was applied")
+    assert s.count(Invoice, merchant_id=s.m.id) == 1  # ST-2 only
+    (event,) = [e for e in s.events("queue.completed") if e["queue"]["id"] == gone["id"]]
+    assert event["queue"]["status"] == "error"
+
+
 # ------------------------------------------------------------------------------------------- exactly once
 
 

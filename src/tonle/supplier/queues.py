@@ -30,6 +30,7 @@ from tonle.webhooks import outbox
 from tonle.wire import wirejson
 
 log = logging.getLogger("tonle.supplier")
+MAX_ATTEMPTS = 10  # takings of one queue (each after a lease ran out) before it ends in error
 COUNTED = {"added": "total_added", "updated": "total_updated", "unchanged": "total_unchanged"}
 COUNTED |= {"deleted": "total_deleted", "error": "total_canceled"}
 
@@ -197,6 +198,7 @@ class Claimed:
     merchant_id: str
     operation: str
     token: str
+    attempts: int = 1
 
 
 async def claim(db: Database, lease: timedelta) -> Claimed | None:
@@ -205,13 +207,13 @@ async def claim(db: Database, lease: timedelta) -> Claimed | None:
     stmt = lease_claim(
         "supplier_queues",
         _PICK,
-        "id, merchant_id, operation",
+        "id, merchant_id, operation, attempts",
         postgres=db.engine.dialect.name == "postgresql",
         lock_of="q",
     )
     async with db.sessions() as session, session.begin():
         row = (await session.execute(stmt, {"now": now, "until": now + lease, "token": token})).first()
-    return Claimed(row.id, row.merchant_id, row.operation, token) if row else None
+    return Claimed(row.id, row.merchant_id, row.operation, token, row.attempts) if row else None
 
 
 async def _hold(session: AsyncSession, queue: Claimed, lease: timedelta, **values: Any) -> None:
@@ -407,6 +409,16 @@ async def run_once(db: Database, settings: Settings) -> int:
             merchant = await session.get(Merchant, queue.merchant_id)
         if merchant is None or not merchant.active:
             await finish(db, queue, refused="the biller is not active: nothing was applied")
+            return 1
+        if queue.attempts > MAX_ATTEMPTS:
+            # Taken this often without finishing (a worker that keeps dying on it): stop, so that the biller's
+            # later queues go on; its records without a result say nothing was applied of them.
+            log.error("queue %s: given up after %d attempts", queue.id, queue.attempts - 1)
+            await finish(
+                db,
+                queue,
+                refused=f"not applied after {MAX_ATTEMPTS} attempts; records without a result were not applied",
+            )
             return 1
         while n := await apply_chunk(db, settings, queue, settings.supplier_chunk_records, lease):
             done += n
