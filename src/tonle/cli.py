@@ -165,6 +165,8 @@ def seed(file: Annotated[Path, typer.Argument(help="fixture file (.json, .yaml o
             "webhook_secret",
         ):
             out.print(f"  {key}: {m.get(key, '')}", highlight=False)
+        if m.get("supplier_token"):  # the Supplier API's token header, when the merchant has one of its own
+            out.print(f"  supplier_token: {m['supplier_token']}", highlight=False)
     for b in report.banks:
         out.print(f"bank {b['code']}\n  api_token: {b['api_token']}", highlight=False)
     out.print(f"{len(report.merchants)} merchant(s), {report.customers} customer(s), {report.entries} funding entries")
