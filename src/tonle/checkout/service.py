@@ -25,6 +25,7 @@ from tonle.kit.money import to_major
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
+from tonle.merchants.service import khqr_account
 from tonle.transactions.models import Transaction, effective_status
 from tonle.wire.dates import dotnet_local
 
@@ -62,18 +63,6 @@ def fee_for(merchant: Merchant, currency: str, amount: int) -> int:
     fixed = merchant.checkout_fee_fixed_khr if currency == "KHR" else merchant.checkout_fee_fixed_usd
     # Basis points of the amount, rounded half up to the currency's minor unit.
     return fixed + (amount * merchant.checkout_fee_bps + 5000) // 10000
-
-
-def khqr_account(merchant: Merchant) -> dict[str, Any]:
-    """The merchant's KHQR account; a merchant without one gets a sandbox account derived from its id."""
-    return {
-        "kind": "merchant",
-        "bakong_account_id": merchant.khqr_account_id or f"tonle{merchant.id[:8]}@tnle",
-        "merchant_id": merchant.khqr_merchant_id or merchant.id[:8].upper(),
-        "acquiring_bank": merchant.khqr_acquiring_bank or "Tonle Sandbox",
-        "merchant_name": merchant.name[:25],
-        "merchant_city": merchant.khqr_city or "Phnom Penh",
-    }
 
 
 def make_khqr(merchant: Merchant, tran: Transaction, checkout: Checkout) -> str:

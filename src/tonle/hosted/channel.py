@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonle.banks import bills
 from tonle.banks import service as banks
 from tonle.banks.models import BillLookup
-from tonle.checkout.service import khqr_account
 from tonle.config import Settings
 from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, PushedPayment
 from tonle.hosted.service import SOURCE, bill_url, due_of, lock_biller, state_of
@@ -23,6 +22,7 @@ from tonle.khqr import codec
 from tonle.kit.clock import PHNOM_PENH, clock, epoch
 from tonle.kit.money import to_major
 from tonle.merchants.models import Merchant
+from tonle.merchants.service import khqr_account
 from tonle.transactions.models import Transaction
 
 # ----------------------------------------------------------------------------------------- the look-up and payment

@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import select, update
@@ -224,3 +225,16 @@ def _verify_access_token(key: str, token: str) -> dict[str, object]:
     if claims.get("typ") != "access" or not isinstance(claims.get("exp"), int):
         raise TokenRefused("Invalid token")
     return claims
+
+
+def khqr_account(merchant: Merchant) -> dict[str, Any]:
+    """The merchant's KHQR account (what a bank app that scans its codes pays into: checkouts' and invoices'); a
+    merchant without one gets a sandbox account derived from its id."""
+    return {
+        "kind": "merchant",
+        "bakong_account_id": merchant.khqr_account_id or f"tonle{merchant.id[:8]}@tnle",
+        "merchant_id": merchant.khqr_merchant_id or merchant.id[:8].upper(),
+        "acquiring_bank": merchant.khqr_acquiring_bank or "Tonle Sandbox",
+        "merchant_name": merchant.name[:25],
+        "merchant_city": merchant.khqr_city or "Phnom Penh",
+    }
