@@ -485,6 +485,7 @@ def test_a_cash_payment_clears_bills_once_and_its_excess_is_credit_that_balance_
     assert [p["sync_code"] for p in s.payments(payment_method="balance")] == ["PAY-2"]
     assert len(s.payments(source="push", customer_sync="CU001", currency_id="usd")) == 2
     assert s.payments(source="bank") == [] and s.payments(customer_sync="nobody") == []
+    assert s.payments(source="push", payment_method="bank") == []
     assert s.c.get("/payment", params={"source": "push"}).json() == s.payments(source="push")  # no redirect
     assert len(s.payments(d1="2026-12-01", d2="2026-12-01")) == 2 and s.payments(d2="2026-11-30") == []
     r = s.c.get("/payment/", params={"d1": "yesterday"})

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonle.banks.bills import KIND as BANK_BILL
 from tonle.banks.models import Bank, BillLookup
 from tonle.hosted import channel as store
 from tonle.hosted.models import BillConsumer, Invoice, InvoiceAllocation, PushedPayment
@@ -47,7 +48,7 @@ async def payments(
             Transaction.status == "success",
             or_(
                 Transaction.type == PUSHED,
-                and_(Transaction.type == "bank_bill", BillLookup.source.in_(store.HELD_SOURCES)),
+                and_(Transaction.type == BANK_BILL, BillLookup.source.in_(store.HELD_SOURCES)),
             ),
         )
     )
@@ -59,11 +60,11 @@ async def payments(
         q = q.where(BillConsumer.sync_code == customer_sync)
     if currency:
         q = q.where(Transaction.currency == currency)
-    if source == "bank" or method == "bank":
-        q = q.where(Transaction.type == "bank_bill")
-    elif source == "push":
-        q = q.where(Transaction.type == PUSHED)
-    if method and method != "bank":
+    if source:
+        q = q.where(Transaction.type == (BANK_BILL if source == "bank" else PUSHED))
+    if method == "bank":
+        q = q.where(Transaction.type == BANK_BILL)
+    elif method:
         q = q.where(PushedPayment.method == method)
     q = q.order_by(Transaction.paid_at.desc(), Transaction.id).offset(offset)
     if limit is not None:
