@@ -101,12 +101,6 @@ def _when(name: str, raw: str | None, messages: list[tuple[str, str]]) -> Any:
     return at
 
 
-def _refused(messages: list[tuple[str, str]]) -> MissedField:
-    exc = MissedField(messages)
-    exc.status = 400
-    return exc
-
-
 def _bill(inv: Any, amount: int, currency: str) -> dict[str, Any]:
     return {
         "id": inv.id,
@@ -144,7 +138,7 @@ async def payment_report(
     if currency is not None and currency not in CURRENCIES:
         messages.append(("[currencyId] must be KHR or USD.", "[currencyId] ត្រូវតែជា KHR ឬ USD។"))
     if messages:
-        raise _refused(messages)
+        raise MissedField(messages, status=400)
     assert since is not None and until is not None and d2 is not None
     until = until + written_unit(d2)
     paid = await report.payments(

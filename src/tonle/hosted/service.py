@@ -114,7 +114,9 @@ def _invoice_values(row: InvoiceRow) -> dict[str, Any]:
     }
 
 
-def _lines(invoice_id: str, row: InvoiceRow) -> list[dict[str, Any]]:
+def line_rows(invoice_id: str, details: list[Any]) -> list[dict[str, Any]]:
+    """An invoice's ``invoice_lines`` rows from the lines as read (a Hosted row's ``details``, a Supplier API bill's
+    ``ext__details``, which have no tax)."""
     return [
         {
             "invoice_id": invoice_id,
@@ -124,9 +126,9 @@ def _lines(invoice_id: str, row: InvoiceRow) -> list[dict[str, Any]]:
             "quantity": d.quantity or "",
             "price": d.price or 0,
             "amount": d.amount or 0,
-            "tax_amount": d.tax_amount or 0,
+            "tax_amount": getattr(d, "tax_amount", None) or 0,
         }
-        for i, d in enumerate(row.details)
+        for i, d in enumerate(details)
     ]
 
 
@@ -248,7 +250,7 @@ async def apply_rows(
             }
             invoices[ref] = new_invoices[ref] = inv
             keep_consumer(row, consumer)
-            lines_of[inv["id"]] = _lines(inv["id"], row)
+            lines_of[inv["id"]] = line_rows(inv["id"], row.details)
             outcomes.append(RowOutcome(position, "created", invoice_id=inv["id"], ref_number=ref))
             continue
         if inv["digest"] == digest and inv["consumer_id"] == consumer["id"]:
@@ -291,7 +293,7 @@ async def apply_rows(
         inv.update(fields, consumer_id=consumer["id"], digest=digest, updated_at=now)
         if ref not in new_invoices:
             changed_invoices[ref] = inv
-        lines_of[inv["id"]] = _lines(inv["id"], row)
+        lines_of[inv["id"]] = line_rows(inv["id"], row.details)
         outcomes.append(RowOutcome(position, "updated", invoice_id=inv["id"], ref_number=ref))
 
     if new_consumers:

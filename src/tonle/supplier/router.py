@@ -113,9 +113,7 @@ def _day_range(d1: str | None, d2: str | None) -> tuple[datetime | None, datetim
         else:
             until = at + written_unit(raw)
     if messages:
-        exc = MissedField(messages)
-        exc.status = 400
-        raise exc
+        raise MissedField(messages, status=400)
     return since, until
 
 
@@ -162,9 +160,7 @@ async def payment_list(
     since, until = _day_range(d1, d2)
     currency = currency_id.upper() if currency_id else None
     if currency is not None and currency not in CURRENCIES:
-        exc = MissedField([("[currency_id] must be KHR or USD.", "[currency_id] ត្រូវតែជា KHR ឬ USD។")])
-        exc.status = 400
-        raise exc
+        raise MissedField([("[currency_id] must be KHR or USD.", "[currency_id] ត្រូវតែជា KHR ឬ USD។")], status=400)
     found = await report.payments(
         session,
         merchant.id,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonle.config import Settings
 from tonle.db import new_id
 from tonle.hosted.models import BillConsumer, Invoice, InvoiceLine
-from tonle.hosted.service import held, lock_biller
+from tonle.hosted.service import held, line_rows, lock_biller
 from tonle.kit.clock import PHNOM_PENH, clock
 from tonle.kit.domain import DomainError
 from tonle.kit.money import display
@@ -251,22 +251,6 @@ def _bill_values(r: BillRecord, held: dict[str, Any] | None, now: datetime) -> d
     }
 
 
-def _bill_lines(invoice_id: str, r: BillRecord) -> list[dict[str, Any]]:
-    return [
-        {
-            "invoice_id": invoice_id,
-            "position": i,
-            "item_name": d.item_name or "",
-            "description": d.description or "",
-            "quantity": d.quantity or "",
-            "price": d.price or 0,
-            "amount": d.amount or 0,
-            "tax_amount": 0,
-        }
-        for i, d in enumerate(r.ext__details)
-    ]
-
-
 def _lines_warning(r: BillRecord) -> str:
     if not r.ext__details:
         return ""
@@ -318,7 +302,7 @@ def _owner_of(
 def _bill_digest(r: BillRecord, sync: str) -> str:
     """Of the record as read (not of what it stores: an absent date is not "now" again), so that the same bill
     pushed again is "unchanged"."""
-    lines = (tuple(x.items()) for x in _bill_lines("", r))
+    lines = (tuple(x.items()) for x in line_rows("", r.ext__details))
     fields = (r.bill_date, r.due_date, r.description or "", r.currency_id, r.total_amount, r.bill_type)
     return _digest(sync, r.status, *fields, *lines)
 
@@ -445,7 +429,7 @@ async def apply_bills(
             if r.sync_code not in out.new:
                 out.changed[r.sync_code] = inv
             outcome = "updated"
-        out.lines_of[inv["id"]] = _bill_lines(inv["id"], r)
+        out.lines_of[inv["id"]] = line_rows(inv["id"], r.ext__details)
         if r.status == "notify" and inv["notified_at"] is None:
             inv["notified_at"] = now
             out.notices.append(Notice(inv, consumer))

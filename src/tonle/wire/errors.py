@@ -36,10 +36,13 @@ class TonleError(Exception):
 class MissedField(TonleError):
     """``ERR_MISSED_FIELD``: one or more validation messages, joined with ", " as the live server does."""
 
-    def __init__(self, messages: list[tuple[str, str]]) -> None:
+    def __init__(self, messages: list[tuple[str, str]], *, status: int = 200) -> None:
         self.messages = messages
         super().__init__(
-            MISSED_FIELD, None, text=(", ".join(m[0] for m in messages), ", ".join(m[1] for m in messages))
+            MISSED_FIELD,
+            None,
+            status=status,
+            text=(", ".join(m[0] for m in messages), ", ".join(m[1] for m in messages)),
         )
 
 
