@@ -34,10 +34,22 @@ DOMAINS = {
     "proxy",
     "hosted",
     "supplier",
+    "directdebit",
     "idempotency",
     "sandbox",
 }
-PRODUCTS = {"payments", "checkout", "subbillers", "sdk", "banks", "proxy", "hosted", "supplier", "sandbox"}
+PRODUCTS = {
+    "payments",
+    "checkout",
+    "subbillers",
+    "sdk",
+    "banks",
+    "proxy",
+    "hosted",
+    "supplier",
+    "directdebit",
+    "sandbox",
+}
 
 
 def _unit(path: Path) -> str:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse
 
 from tonle import __version__
+from tonle.banks import debits
 from tonle.banks.router import router as bank_router
 from tonle.checkout.live import Live
 from tonle.checkout.pages import router as checkout_pages
@@ -22,14 +23,20 @@ from tonle.checkout.router import router as checkout_router
 from tonle.config import Settings, get_settings
 from tonle.customers.router import router as customers_router
 from tonle.db import Database, database_unavailable, is_sqlite
+from tonle.directdebit.pages import router as subscription_pages
+from tonle.directdebit.router import router as direct_debit_router
 from tonle.hosted.pages import router as bill_pages
 from tonle.hosted.router import IMPORT_PATHS
 from tonle.hosted.router import router as hosted_router
+from tonle.jobs import timetravel
 from tonle.kit.domain import DomainError
 from tonle.merchants.router import router as merchants_router
 from tonle.notifications.router import router as notify_router
 from tonle.payments.router import router as payments_router
 from tonle.proxy.router import router as proxy_router
+from tonle.sandbox.bankcore import SandboxRail
+from tonle.sandbox.clock import router as clock_router
+from tonle.sandbox.debitpages import router as debit_pages
 from tonle.sandbox.pages import router as pages_router
 from tonle.sdk.router import router as sdk_router
 from tonle.subbillers.bank_api import router as payout_bank_router
@@ -45,6 +52,7 @@ from tonle.wire.http import install_openapi
 from tonle.wire.pages import SWAGGER_UI_STATIC, landing
 from tonle.wire.pages import router as design_router
 from tonle.wire.wirejson import WireJSONResponse
+from tonle.worker import TASKS
 
 log = logging.getLogger("tonle")
 
@@ -68,6 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = Database(settings.effective_database_url, **options)
         stop = asyncio.Event()
         worker = None
+        following = None
+        if settings.sandbox:  # this process reads the sandbox clock another process may move
+            following = asyncio.create_task(
+                timetravel.follow(app.state.db, settings.sandbox_clock_follow_seconds, stop)
+            )
         if settings.worker_in_process:
             from tonle.worker import run_forever
 
@@ -77,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await live.close()
             stop.set()
+            if following is not None:
+                await following
             if worker is not None:
                 try:
                     await asyncio.wait_for(worker, timeout=15)
@@ -94,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.tasks = TASKS  # what the sandbox clock runs when it moves
+    debits.install(SandboxRail())
     compat = settings.compat
     live = Live(lambda: app.state.db)
     app.state.live = live
@@ -201,6 +218,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hosted_router)
     app.include_router(bill_pages)
     app.include_router(supplier_router)
+    app.include_router(direct_debit_router)
+    app.include_router(subscription_pages)
+    app.include_router(debit_pages)
+    app.include_router(clock_router)
     app.include_router(bank_router)
     app.include_router(payout_bank_router)
     app.include_router(pages_router)

@@ -288,6 +288,64 @@ def sandbox_pay(
     out.print(f"paid {answer['tran_id']} via {bank}: {paid}, bank_ref {answer['bank_ref']}", highlight=False)
 
 
+@sandbox_app.command("subscribe")
+def sandbox_subscribe(
+    subscription_no: Annotated[str, typer.Argument(help="the subscription number init answered")],
+    bank: Annotated[str, typer.Option(help="the sandbox bank to consent at")] = "ABA",
+    account: Annotated[str, typer.Option(help="the account number at that bank (fixture accounts)")] = "",
+    decline: Annotated[bool, typer.Option("--decline", help="decline instead of approving")] = False,
+    referrer_key: Annotated[str, _opt("TONLE_SANDBOX_REFERRER_KEY", "referrer key")] = DEMO.referrer_key,
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+) -> None:
+    """Consent to a direct debit as the customer would: the subscription page, the bank's consent page, over HTTP."""
+    import httpx
+
+    from tonle.sandbox import client
+
+    if not decline and not account:
+        raise fail("give --account (or --decline)", 2)
+    base = _base_url(base_url)
+    try:
+        done = client.subscribe(base, referrer_key, subscription_no, bank, account, decline=decline)
+    except client.SandboxError as exc:
+        raise fail(f"subscription refused: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
+    back = f", back to {done['returned_to']}" if done["returned_to"] else ""
+    out.print(f"subscription {subscription_no}: {done['outcome']} at {bank}{back}", highlight=False)
+
+
+@sandbox_app.command("clock")
+def sandbox_clock(
+    action: Annotated[str, typer.Argument(help="show | advance | reset")],
+    duration: Annotated[str, typer.Argument(help="for advance: 30d, 12h, 1d6h, 90m, 45s")] = "0s",
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+) -> None:
+    """The sandbox clock every process of the server reads: advancing it runs what falls due on the way, in order."""
+    import httpx
+
+    from tonle.kit.clock import parse_duration
+    from tonle.sandbox import client
+
+    if action not in ("show", "advance", "reset"):
+        raise fail("the action is show, advance or reset", 2)
+    try:
+        parse_duration(duration)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    base = _base_url(base_url)
+    try:
+        got = client.clock(base, action, duration)
+    except client.SandboxError as exc:
+        raise fail(f"clock refused: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
+    ahead = float(got["offset_seconds"])
+    out.print(f"sandbox clock: {got['now']} ({ahead / 86400:.2f} days ahead of real time)", highlight=False)
+    if action == "advance":
+        out.print(f"  stopped {got['stops']} times on the way; work done: {got['work']}", highlight=False)
+
+
 @sandbox_app.command("payout")
 def sandbox_payout(
     payout_id: Annotated[str, typer.Argument(help="a pending payout")],
@@ -595,7 +653,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_forever(db, settings, stop)
+            await run_forever(db, settings, stop, follow_clock=True)
         finally:
             await db.dispose()
 

@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     # The bank linking page's one-time URL, and the sub-biller portal's signed URL: how long they stay valid.
     link_url_ttl_seconds: int = Field(default=1800, ge=60)
     portal_ttl_seconds: int = Field(default=3600, ge=60)
+    # The sandbox: simulated banks, their pages and the movable clock. A production deployment sets
+    # TONLE_SANDBOX=false: the sandbox clock then cannot be moved (its endpoints answer 404).
+    sandbox: bool = True
+    # How often each process reads the sandbox clock that another process may have moved.
+    sandbox_clock_follow_seconds: float = Field(default=0.5, gt=0)
+    # Auto Direct Debit: a collection's retries after a retryable refusal (insufficient funds, bank unavailable),
+    # in days after the first attempt's failure (a merchant's own `dd_retry_days` overrides them); the time limit
+    # on the biller's consumer/validate and consumer/inquiry; how long a subscription link stays open.
+    dd_retry_days: str = "1,3,7"
+    dd_biller_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    dd_subscription_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    dd_lease_seconds: float = Field(default=60, gt=0)
     # The sandbox bank completes payouts at once ("immediate") or waits for `tonle sandbox payout` ("manual").
     sandbox_payout_mode: Literal["immediate", "manual"] = "immediate"
     # The payout run on a schedule (the worker's): every so many seconds (0: only `tonle payouts run`), paying out

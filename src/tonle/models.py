@@ -5,6 +5,7 @@ from tonle.bills.models import Bill, BillDetail
 from tonle.checkout.models import Checkout
 from tonle.customers.models import Customer, Wallet
 from tonle.db import Base
+from tonle.directdebit.models import Collector, Debit, DebitAccount, History, Subscription, SubscriptionConsumer
 from tonle.hosted.models import (
     BillConsumer,
     Invoice,
@@ -15,11 +16,12 @@ from tonle.hosted.models import (
     PushedPayment,
 )
 from tonle.idempotency.models import IdempotencyKey
-from tonle.jobs.models import JobSchedule
+from tonle.jobs.models import JobSchedule, SandboxClock
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.merchants.models import AuthFailure, Merchant, RefreshToken
 from tonle.notifications.models import Notification, NotificationDelivery
 from tonle.proxy.models import ProxyCall
+from tonle.sandbox.models import SandboxAccount, SandboxDebit
 from tonle.subbillers.models import Payout, SettlementLink, SubBiller
 from tonle.supplier.models import SupplierQueue, SupplierRecord
 from tonle.transactions.models import Transaction
@@ -35,8 +37,12 @@ __all__ = [
     "BillDetail",
     "BillLookup",
     "Checkout",
+    "Collector",
     "Customer",
+    "Debit",
+    "DebitAccount",
     "Entry",
+    "History",
     "IdempotencyKey",
     "Invoice",
     "InvoiceAllocation",
@@ -53,8 +59,13 @@ __all__ = [
     "ProxyCall",
     "PushedPayment",
     "RefreshToken",
+    "SandboxAccount",
+    "SandboxClock",
+    "SandboxDebit",
     "SettlementLink",
     "SubBiller",
+    "Subscription",
+    "SubscriptionConsumer",
     "SupplierQueue",
     "SupplierRecord",
     "Transaction",

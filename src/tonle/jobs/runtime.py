@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import or_, update
@@ -46,6 +46,8 @@ class Task:
     every: Callable[[Settings], float] | None = None  # a queue: the pause after an idle round
     period: Callable[[Settings], float] | None = None  # a schedule: seconds between runs; 0 turns it off
     lease_seconds: float = 600.0  # a schedule's run must end within this, or another worker may run it again
+    # A queue's earliest future work (a retry, a scheduled debit), for the sandbox clock to stop at; None: none.
+    due: Callable[[Context], Awaitable[datetime | None]] | None = None
 
     def __post_init__(self) -> None:
         if (self.every is None) == (self.period is None):

@@ -3,6 +3,7 @@ and calendar arithmetic."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 # Cambodia's time (UTC+7, no daylight saving).
@@ -19,6 +20,7 @@ class Clock:
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self._shared = 0.0  # the offset of the shared sandbox clock last taken in (seconds)
 
     def now(self) -> datetime:
         return utcnow() + self.offset
@@ -26,8 +28,15 @@ class Clock:
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
 
+    def follow(self, shared_seconds: float) -> None:
+        """Take in the shared sandbox clock's offset (kept in the database, moved by any process): only its change
+        since the last look is applied, so a test's own in-process moves are kept."""
+        self.offset += timedelta(seconds=shared_seconds - self._shared)
+        self._shared = shared_seconds
+
     def reset(self) -> None:
         self.offset = timedelta(0)
+        self._shared = 0.0
 
 
 clock = Clock()
@@ -52,3 +61,19 @@ def add_month(dt: datetime) -> datetime:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+_UNIT = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> float:
+    """``30d``, ``1d12h``, ``90m``, ``45s``, ``2w`` or a plain number of seconds, as seconds; ValueError otherwise."""
+    raw = text.strip().lower().replace(" ", "")
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    if not raw or _DURATION.sub("", raw):
+        raise ValueError(f"not a duration: {text!r} (e.g. 30d, 12h, 1d6h, 90m, 45s)")
+    return float(sum(float(n) * _UNIT[u] for n, u in _DURATION.findall(raw)))

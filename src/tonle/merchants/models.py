@@ -34,6 +34,10 @@ class Merchant(Base):
     biller_api_token: Mapped[str | None] = mapped_column(String(200), nullable=True)  # sent as `token:`; kept plain
     # The Supplier API's static `token:` header (SHA-256); None: the merchant token is taken instead.
     supplier_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # Auto Direct Debit: the retry days after a retryable refusal ("1,3,7"; empty: the server's), and the
+    # pre-debit notice's lead time in hours (0: no notice).
+    dd_retry_days: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    dd_notice_hours: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Webhooks: during a rotation the previous secret still signs until it expires.
     webhook_previous_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     webhook_previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -1,5 +1,7 @@
 """A fake biller for the sandbox and the tests (`tonle sandbox biller --fixture FILE`): it serves the Merchant
-Proxy look-up (``POST /proxy``), pending bills (``POST /pending_bills``) and a webhook receiver (``POST /webhook``,
+Proxy look-up (``POST /proxy``), pending bills (``POST /pending_bills``), Auto Direct Debit's consumer validate and
+debt inquiry (``POST /consumer/validate``, ``/consumer/inquiry``: the consumer's ``due_amount``, paid down by each
+Direct Debit webhook it receives; ``POST /debts`` sets or adds to it) and a webhook receiver (``POST /webhook``,
 ``GET /webhooks``), answered from a small JSON file of consumers. Its faults make it a broken biller on purpose
 (slow, garbage, HTTP 500, ...), so that Tonle's handling and `tonle proxy check` can be seen at work.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tonle.wire import wirejson
 
 MESSAGES = {
     0: ("Success", ""),
@@ -147,6 +152,81 @@ def create_app(spec: dict[str, Any]) -> Starlette:
             return family_d(1)
         return family_d(0, found.get("pending_bills") or {"opening_balance": 0, "pending_bills": []})
 
+    def family_c(data: Any, message: str = "Request was successful", kh: str = "ការស្នើសុំបានជោគជ័យ") -> JSONResponse:
+        return JSONResponse({"code": "000", "message": message, "message_kh": kh, "data": data})
+
+    async def direct_debit_call(request: Request) -> tuple[Any, Response | None]:
+        """Direct debit's calls (§6.4, §6.6): the token, the server-wide faults, then the body."""
+        if spec.get("token") and request.headers.get("token") != spec["token"]:
+            return None, JSONResponse({"message": "invalid token"}, status_code=401)
+        faults = set(spec.get("faults", []))
+        if "slow" in faults:
+            await asyncio.sleep(float(spec.get("delay_seconds", 6)))
+        if "garbage" in faults:
+            return None, Response(b"<html>Service Unavailable</html>", media_type="text/html")
+        if "http500" in faults:
+            return None, JSONResponse({"message": "Internal Server Error"}, status_code=500)
+        try:
+            return json.loads(await request.body()), None
+        except ValueError:
+            return None, JSONResponse({"message": "Invalid input"}, status_code=400)
+
+    async def consumer_validate(request: Request) -> Response:
+        body, early = await direct_debit_call(request)
+        if early is not None:
+            return early
+        found = consumers.get(body.get("consumer_code")) if isinstance(body, dict) else None
+        if found is None:
+            return JSONResponse({"code": "001", "message": "Consumer not found", "message_kh": "រកមិនឃើញ", "data": None})
+        return family_c(
+            {
+                "consumer_code": found["consumer_code"],
+                "consumer_name": found.get("consumer_name", ""),
+                "consumer_name_latin": found.get("consumer_name_latin", ""),
+                "additional_information": found.get("additional_information", found.get("description", "")),
+            },
+            "",
+            "",
+        )
+
+    async def consumer_inquiry(request: Request) -> Response:
+        """Each known consumer's debt: its ``due_amount`` (reduced by the Direct Debit webhooks received)."""
+        body, early = await direct_debit_call(request)
+        if early is not None:
+            return early
+        codes = body.get("consumer_codes") if isinstance(body, dict) else None
+        faults = set(spec.get("faults", []))
+        data = []
+        for code in codes if isinstance(codes, list) else []:
+            found = consumers.get(code)
+            if found is None:
+                continue
+            item = {
+                "consumer_code": code,
+                "consumer_name": found.get("consumer_name", ""),
+                "consumer_name_latin": found.get("consumer_name_latin", ""),
+                "amount": Decimal(str(found.get("due_amount", 0))),
+                "currency": "EUR" if "bad_currency" in faults else found.get("currency", "USD"),
+            }
+            if "bad_amount" in faults:
+                item["amount"] = "ten"
+            data.append(item)
+        answer = {"code": "000", "message": "Request was successful", "message_kh": "ការស្នើសុំបានជោគជ័យ", "data": data}
+        return Response(wirejson.dumps(answer), media_type="application/json")
+
+    async def set_debt(request: Request) -> Response:
+        """The biller's side moving on (tests, walk-throughs): ``{"consumer_code", "due_amount"[, "currency"]}``
+        sets what the consumer owes; ``{"consumer_code", "add": n}`` adds to it."""
+        body = json.loads(await request.body())
+        found = consumers.setdefault(body["consumer_code"], {"consumer_code": body["consumer_code"], "due_amount": 0})
+        if "add" in body:
+            found["due_amount"] = Decimal(str(found.get("due_amount", 0))) + Decimal(str(body["add"]))
+        if "due_amount" in body:
+            found["due_amount"] = Decimal(str(body["due_amount"]))
+        if "currency" in body:
+            found["currency"] = body["currency"]
+        return JSONResponse({"consumer_code": body["consumer_code"], "due_amount": str(found["due_amount"])})
+
     async def webhook(request: Request) -> Response:
         try:
             body = json.loads(await request.body())
@@ -157,6 +237,11 @@ def create_app(spec: dict[str, Any]) -> Starlette:
         if key in seen:  # the same webhook data twice: Bill24's "Error" reply (spec other-apis §3.2)
             return JSONResponse({"status": "Error", "message": "Error"})
         seen.add(key)
+        paid = isinstance(body, dict) and body.get("status") == "success"
+        if paid and body.get("payment_service_type") == "Direct Debit":
+            owed = consumers.get(body.get("identity_code"))
+            if owed is not None:  # the debt is paid down by what was debited, as a biller's books would be
+                owed["due_amount"] = Decimal(str(owed.get("due_amount", 0))) - Decimal(str(body["tran_amount"]))
         return JSONResponse({"status": "Success", "message": "SUCCESS"})
 
     async def webhooks(request: Request) -> Response:
@@ -166,6 +251,9 @@ def create_app(spec: dict[str, Any]) -> Starlette:
         routes=[
             Route("/proxy", proxy, methods=["POST"]),
             Route("/pending_bills", pending_bills, methods=["POST"]),
+            Route("/consumer/validate", consumer_validate, methods=["POST"]),
+            Route("/consumer/inquiry", consumer_inquiry, methods=["POST"]),
+            Route("/debts", set_debt, methods=["POST"]),
             Route("/webhook", webhook, methods=["POST"]),
             Route("/webhooks", webhooks, methods=["GET"]),
         ]

@@ -195,3 +195,53 @@ def payout_result(base_url: str, bank_token: str, payout_id: str, *, paid: bool,
     }
     with httpx.Client(base_url=base_url, timeout=30) as c:
         return _ok(c.post("/payment/v3/payout/result", json=body, headers={"token": bank_token}), "SUCCESS")
+
+
+def subscribe(
+    base: str, referrer_key: str, subscription_no: str, bank: str, account: str, *, decline: bool = False
+) -> dict[str, str]:
+    """Consent to a direct debit as the customer would: the subscription page (as the ADD SDK opens it), the
+    bank's link on it, the bank's consent page, approve or decline with the account. Answers where it ended."""
+    import re
+
+    with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as c:
+        r = c.get(
+            f"/checkoutv2/subscription/number/{subscription_no}?lang=en", headers={"X-Referrer-Key": referrer_key}
+        )
+        if r.status_code != 303:
+            raise SandboxError(f"no subscription {subscription_no} for this referrer key (HTTP {r.status_code})")
+        page = c.get(r.headers["location"])
+        if page.status_code != 200:
+            raise SandboxError(f"the subscription page cannot be used (HTTP {page.status_code})")
+        link = re.search(rf'id="bank-{re.escape(bank)}" href="([^"]+)"', page.text)
+        if link is None:
+            raise SandboxError(f"bank {bank} is not offered on the subscription page")
+        href = link.group(1).replace("&amp;", "&")
+        consent = c.get(href)
+        if consent.status_code != 200:
+            raise SandboxError(f"the bank's consent page cannot be used (HTTP {consent.status_code})")
+        if not decline and f'value="{account}"' not in consent.text:
+            raise SandboxError(f"bank {bank} has no open account {account}")
+        done = c.post(href, data={"action": "decline" if decline else "approve", "account": account})
+        if done.status_code == 303:
+            return {"outcome": "Declined" if decline else "Active", "returned_to": done.headers["location"]}
+        if done.status_code == 200 and 'id="outcome"' in done.text:
+            return {"outcome": "Declined" if decline else "Active", "returned_to": ""}
+        raise SandboxError(f"the bank did not take the decision (HTTP {done.status_code})")
+
+
+def clock(base: str, action: str, by: str = "0s") -> dict[str, Any]:
+    with httpx.Client(base_url=base, timeout=600) as c:
+        r = c.get("/sandbox/clock") if action == "show" else c.post(f"/sandbox/clock/{action}", json={"by": by})
+    body = _json_any(r)
+    if r.status_code != 200:
+        raise SandboxError(str(body.get("error") or f"HTTP {r.status_code}"))
+    return body
+
+
+def _json_any(r: httpx.Response) -> dict[str, Any]:
+    try:
+        body = wirejson.loads(r.content)
+    except wirejson.InvalidJSON:
+        raise SandboxError(f"HTTP {r.status_code}: {r.text[:200]}") from None
+    return body if isinstance(body, dict) else {}

@@ -9,6 +9,7 @@ sandbox funding account, so loading the same file twice gives the same state and
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants import service as merchant_service
 from tonle.merchants.models import Merchant
+from tonle.sandbox.models import SandboxAccount
 from tonle.subbillers.models import SubBiller
 from tonle.subbillers.service import new_number
 from tonle.wire import wirejson
@@ -170,6 +172,29 @@ def _repeated(items: list[str]) -> set[str]:
     return {item for item, n in Counter(items).items() if n > 1}
 
 
+class BankAccountFx(_Strict):
+    """A customer's account at a sandbox bank: what a direct debit draws on (the bank refuses what it cannot cover)."""
+
+    number: str = Field(pattern=r"^[0-9A-Za-z-]{4,40}$")
+    name: str = Field(min_length=1, max_length=200)
+    currency: Literal["KHR", "USD"]
+    balance: Any = 0
+    status: Literal["open", "closed"] = "open"
+
+    @field_validator("balance")
+    @classmethod
+    def _balance(cls, v: Any, info: ValidationInfo) -> Any:
+        return Decimal(repr(v)) if isinstance(v, float) else v
+
+    @model_validator(mode="after")
+    def _amount(self) -> BankAccountFx:
+        try:
+            to_minor(self.balance, self.currency)
+        except AmountError as exc:
+            raise ValueError(f"balance: invalid {self.currency} amount: {exc}") from None
+        return self
+
+
 class BankFx(_Strict):
     code: str = Field(min_length=1, max_length=30)
     name: str = Field(min_length=1, max_length=200)
@@ -177,6 +202,14 @@ class BankFx(_Strict):
     logo: str | None = Field(default=None, max_length=2000)
     api_token: str | None = Field(default=None, min_length=8, max_length=200)
     online: bool = True  # false: linking with this bank answers 001 (connection problem)
+    accounts: list[BankAccountFx] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> BankFx:
+        dup = _repeated([a.number for a in self.accounts])
+        if dup:
+            raise ValueError(f"accounts: repeated number(s) {sorted(dup)}")
+        return self
 
 
 class FixtureFile(_Strict):
@@ -320,6 +353,16 @@ async def _seed_bank(session: AsyncSession, b: BankFx, report: SeedReport) -> No
         bank.api_token_digest = crypto.digest(token)
         bank.sandbox_token = token  # its sandbox payment page calls the bank API as this bank
     report.banks.append({"code": b.code, "api_token": token or "(unchanged)"})
+    await session.flush()
+    for a in b.accounts:  # upserted by number: the file's balance and status win
+        acct = await session.scalar(
+            select(SandboxAccount).where(SandboxAccount.bank_code == b.code, SandboxAccount.number == a.number)
+        )
+        if acct is None:
+            acct = SandboxAccount(id=str(uuid.uuid4()), bank_code=b.code, number=a.number, created_at=clock.now())
+            session.add(acct)
+        acct.name, acct.currency, acct.status = a.name, a.currency, a.status
+        acct.balance = to_minor(a.balance, a.currency)
 
 
 _CRED_KEYS = (

@@ -191,3 +191,24 @@ PUSH_TOO_MANY = Code(
     "ERR_TOO_MANY_RECORDS", "A push takes at most 10000 records.", "ការផ្ញើមួយទទួលកំណត់ត្រាបានច្រើនបំផុត 10000។"
 )
 QUEUE_NOT_FOUND = Code("ERR_QUEUE_NOT_FOUND", "Queue not found.", "រកមិនឃើញ queue នេះទេ។")
+
+# --- Auto Direct Debit (family C; spec other-apis §6). Successes as documented; refusals are Tonle's [INF] ---
+DD_INIT = Code("000", "success !", "ជោគជ័យ! ")
+DD_SIGNAL = Code("000", "success!", "ជោគជ័យ!")
+DD_SET_DEFAULT = Code("000", "Set default account successfully", "កំណត់គណនីលំនាំដើមបានដោយជោគជ័យ")
+DD_UNSUBSCRIBED = Code("000", "Direct Debit Unsubscribed successfully.", "សេវាកម្មទូទាត់ប្រាក់ស្វ័យប្រវត្តិបានផ្ដាច់ជោគជ័យ")
+DD_DUPLICATE_REF = Code(
+    "ERR_DUPLICATE_SUBSCRIPTION_REF",
+    "A subscription with this subscription_ref already exists.",
+    "មានការជាវដែលមាន subscription_ref នេះរួចហើយ។",
+)
+DD_SUBSCRIPTION_NOT_FOUND = Code("ERR_SUBSCRIPTION_NOT_FOUND", "Subscription not found.", "រកមិនឃើញការជាវនេះទេ។")
+DD_TOKEN_NOT_FOUND = Code(
+    "ERR_ACCOUNT_TOKEN_NOT_FOUND", "No subscribed account has this token.", "គ្មានគណនីដែលបានជាវមាន token នេះទេ។"
+)
+DD_ALREADY_UNSUBSCRIBED = Code(
+    "ERR_ALREADY_UNSUBSCRIBED", "This account is already unsubscribed.", "គណនីនេះបានឈប់ជាវរួចហើយ។"
+)
+DD_CONSUMER_NOT_FOUND = Code(
+    "ERR_CONSUMER_NOT_FOUND", "No subscribed consumer has these codes.", "គ្មានអតិថិជនដែលបានជាវមានលេខកូដទាំងនេះទេ។"
+)
