@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from helpers import add_sub_biller, fund_wallets
+from helpers import add_bank, add_sub_biller, fund_wallets
 from tonle.db import Base
 from tonle.payments.hashing import sign
 from tonle.webhooks import outbox
@@ -20,7 +20,9 @@ from tonle.webhooks import outbox
 # takes credentials, not identifiers.
 NOT_MERCHANT_SCOPED = ("/payment/", "/checkout/", "/merchantsecurity/authorize", "/healthz")
 # Field names that are identifiers of something a merchant owns, and what A's world answers for each.
-IDENTIFIER = re.compile(r"(_id|_code|^ref|reference|token|sync_code|payment_to|tran_id)", re.I)
+IDENTIFIER = re.compile(
+    r"(_id|_code|^ref|reference|token|sync_code|payment_to|tran_id|subscription_no|consumerCodes)", re.I
+)
 # Inputs that name nothing merchant A owns (a bank, a device, a payer's own reference shown on a checkout page).
 NOT_IDENTIFIERS = {
     "bank_id",
@@ -49,6 +51,34 @@ def drain(server) -> None:
 
     while server.run(queues.run_once(server.backend.db, server.settings)):
         pass
+
+
+def direct_debit(server, c) -> tuple[str, str]:
+    """Merchant A's consumer ISO-DD1 subscribed at a sandbox bank: its subscription number and account token."""
+    import uuid
+
+    import httpx
+
+    from tonle.sandbox.models import SandboxAccount
+
+    bank = "B" + uuid.uuid4().hex[:6].upper()
+    add_bank(server, bank, "bank-" + uuid.uuid4().hex)
+
+    async def account(session):
+        session.add(
+            SandboxAccount(id=str(uuid.uuid4()), bank_code=bank, number="1234500001", name="Alice", currency="USD")
+        )
+
+    server.in_session(account)
+    body = {"subscription_ref": "ISO-DD", "consumers": [{"consumer_code": "ISO-DD1", "consumer_name": "Alice Private"}]}
+    data = c.post("/direct_debit/subscription/init", json=body).json()["data"]
+    ref = data["subscription_link"].rsplit("/", 1)[1]
+    done = httpx.post(
+        f"{server.base_url}/sandbox/bank/{bank}/direct-debit/{ref}", data={"action": "approve", "account": "1234500001"}
+    )
+    assert done.status_code == 200, done.text
+    subs = c.post("/direct_debit/subscription/subscribers", json={"consumerCodes": ["ISO-DD1"]}).json()["data"]
+    return data["subscription_no"], subs["accountInfo"][0]["customerBankAccount"]["accountToken"]
 
 
 class World:
@@ -142,6 +172,7 @@ class World:
             drain(server)
         assert sup.get(f"/queue/{self.queue_id}").json()["total_added"] == 1
         self.pushed_tran_id = sup.get("/payment/").json()[0]["tran_id"]
+        self.subscription_no, self.account_token = direct_debit(server, self.c)
         listed = self.c.get("/billflow/v1/Bill24Operation/Invoice/All").json()["result"]
         self.bill_page = listed[0]["digitalBillUrl"].rsplit("/", 1)[1]
         self.invoice_id = listed[0]["id"]
@@ -162,6 +193,10 @@ class World:
             "notification_id": self.notification_id,
             "import_id": self.import_id,
             "queue_id": self.queue_id,
+            "consumer_code": "ISO-DD1",
+            "consumerCodes": ["ISO-DD1"],
+            "subscription_no": self.subscription_no,
+            "token": self.account_token,
         }
         # What must never reach merchant B: A's names, its generated ids and tokens.
         self.private = {
@@ -180,6 +215,8 @@ class World:
             self.invoice_id,
             self.queue_id,
             self.pushed_tran_id,
+            self.subscription_no,
+            self.account_token,
         }
 
     def snapshot(self) -> dict[str, list[tuple]]:
@@ -335,6 +372,10 @@ def test_merchant_b_reaches_nothing_of_merchant_a(server):
         "GET /billflow/v1/Bill24Operation/Invoice/Import/{import_id}",
         "GET /queue/{queue_id}",
         "GET /queue/detail/{queue_id}",
+        "POST /direct_debit/subscription/verify",
+        "POST /direct_debit/subscription/subscribers",
+        "POST /direct_debit/customer/bank_account/set_default",
+        "POST /direct_debit/customer/bank_account/unsubscribe",
     ):
         assert answered[key] not in ("SUCCESS", "000"), (key, answered[key])
     assert len(covered) >= 30, covered

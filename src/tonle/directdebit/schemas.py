@@ -117,7 +117,7 @@ class InitData(BaseModel):
 
 
 class InitAnswer(_C):
-    data: InitData
+    data: InitData | None = None  # null on a refusal
 
 
 class SignalAnswer(_C):
