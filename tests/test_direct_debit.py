@@ -339,7 +339,12 @@ def test_unsubscribe_now_or_on_a_date_and_bad_tokens(dd_server):
             for code in ("U1", "U2")
         }
         later = time.strftime("%Y-%m-%dT%H:%M:%S+07:00", time.gmtime(time.time() + 7 * 3600 + 5 * DAY))
-        r = b.post("/customer/bank_account/unsubscribe", {"token": tokens["U1"], "unsubscribe_date": later})
+        sooner = time.strftime("%Y-%m-%dT%H:%M:%S+07:00", time.gmtime(time.time() + 7 * 3600 + 3 * DAY))
+        assert (
+            b.post("/customer/bank_account/unsubscribe", {"token": tokens["U1"], "unsubscribe_date": sooner})["code"]
+            == "000"
+        )
+        r = b.post("/customer/bank_account/unsubscribe", {"token": tokens["U1"], "unsubscribe_date": later})  # moved
         assert r == {
             "code": "000",
             "message": "Direct Debit Unsubscribed successfully.",

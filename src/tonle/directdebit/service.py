@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.banks.debits import Account
@@ -395,15 +395,13 @@ async def unsubscribe(session: AsyncSession, merchant_id: str, token: str, at: d
     when = at if at is not None and at > now else now
     acct.unsubscribe_at = when
     await session.execute(
-        update(History)
-        .where(
+        delete(History).where(
             History.merchant_id == merchant_id,
             History.consumer_code == acct.consumer_code,
             History.action == "Unsubscribed",
             History.account_number == acct.account_number,
             History.at > now,
         )
-        .values(at=when)
     )  # a new date replaces one scheduled before
     session.add(_history(merchant_id, acct.consumer_code, when, "Unsubscribed", acct.bank_code, acct.account_number))
     await session.flush()
