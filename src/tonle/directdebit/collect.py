@@ -31,7 +31,7 @@ from tonle.config import Settings
 from tonle.db import Database, is_sqlite
 from tonle.directdebit import biller
 from tonle.directdebit.models import Collector, Debit, DebitAccount, Subscription, SubscriptionConsumer
-from tonle.directdebit.service import accounts_of
+from tonle.directdebit.service import accounts_of, masked
 from tonle.hosted.models import BillConsumer
 from tonle.kit.clock import clock
 from tonle.kit.money import AmountError, to_major, to_minor
@@ -457,7 +457,7 @@ async def _record(db: Database, merchant: Merchant, debit_id: str, result: debit
             paid_at=now,
             bank_code=bank.code,
             bank_ref=result.bank_ref,
-            payer_account_no=acct.account_number[-4:].rjust(len(acct.account_number), "*")[:60],
+            payer_account_no=masked(acct.account_number)[:60],
             payer_account_name=acct.account_name[:200],
             description=f"Direct debit {d.consumer_code}",
             created_at=now,
