@@ -122,6 +122,13 @@ class ThreadServer:
         assert not self.thread.is_alive(), "test server did not stop"
 
 
+# The suite keeps a server per distinct settings for the whole session, on one PostgreSQL database, beside server
+# and worker processes of its own: with production pools (20 kept open each) the idle servers held most of
+# PostgreSQL's 100 connections, and a scale-out test's processes were refused theirs ("too many clients": answers
+# without data, webhooks sent twice). A pool of 2 with overflow keeps idle servers small and still lets a test burst.
+TEST_POOL = {"db_pool_size": 2, "db_max_overflow": 40}
+
+
 @dataclass
 class Backend:
     name: str
@@ -143,7 +150,7 @@ class Backend:
             compat=compat,
             host="127.0.0.1",
             max_body_bytes=64 * 1024,
-            **{"worker_in_process": False, **overrides},
+            **{"worker_in_process": False, **({} if self.name == "sqlite" else TEST_POOL), **overrides},
         )
         srv = ThreadServer(settings, sock)
         srv.start()
@@ -171,7 +178,8 @@ class Backend:
 
     def env(self) -> dict[str, str]:
         """Environment for running the ``tonle`` CLI against this backend's database."""
-        return {**os.environ, "TONLE_DATABASE_URL": self.url, "TONLE_DATA_DIR": str(self.tmp)}
+        pools = {} if self.name == "sqlite" else {f"TONLE_{k.upper()}": str(v) for k, v in TEST_POOL.items()}
+        return {**os.environ, "TONLE_DATABASE_URL": self.url, "TONLE_DATA_DIR": str(self.tmp), **pools}
 
 
 @dataclass
@@ -337,7 +345,9 @@ def backend(
 
 
 async def _make_db(url: str) -> Database:
-    return Database(url)
+    if url.startswith("sqlite"):
+        return Database(url)
+    return Database(url, pool_size=TEST_POOL["db_pool_size"], max_overflow=TEST_POOL["db_max_overflow"])
 
 
 async def _verify(db: Database) -> Any:

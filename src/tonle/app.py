@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         options: dict[str, object] = {"hide_parameters": not settings.sql_echo}
         if not is_sqlite(settings.effective_database_url):
             options["pool_size"] = settings.db_pool_size
+            options["max_overflow"] = settings.db_max_overflow
         app.state.db = Database(settings.effective_database_url, **options)
         stop = asyncio.Event()
         worker = None

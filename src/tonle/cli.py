@@ -59,9 +59,13 @@ def _unreachable(base: str, exc: Exception) -> typer.Exit:
 
 
 def _db():
-    from tonle.db import Database
+    from tonle.db import Database, is_sqlite
 
-    return Database(get_settings().effective_database_url)
+    settings = get_settings()
+    url = settings.effective_database_url
+    if is_sqlite(url):
+        return Database(url)
+    return Database(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
 
 
 @app.command()

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # again when returned, and under load that churn (connect, TLS probe, auth, re-prepare) cost more than waiting
     # for a pooled connection (bench/README.md). Size it to the concurrency one process can use.
     db_pool_size: int = Field(default=20, ge=1)
+    # PostgreSQL connections opened beyond the pool under a burst and closed when returned. 0 in production (opening
+    # and closing them under load cost more than waiting, docs/architecture.md); the test suite, which runs many
+    # servers on one database, keeps small pools with overflow so that idle servers hold few connections.
+    db_max_overflow: int = Field(default=0, ge=0)
     host: str = "127.0.0.1"
     port: int = 8024
     compat: Compat = Compat.live
