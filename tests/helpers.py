@@ -78,3 +78,27 @@ def set_merchant(server, merchant_id: str, **values: Any) -> None:
             setattr(m, k, v)
 
     server.in_session(go)
+
+
+def add_sandbox_account(
+    server, bank: str, number: str, name: str, currency: str, balance: int, status: str = "open"
+) -> None:
+    """An account at a sandbox bank (its own books), ``balance`` in minor units."""
+    import uuid
+
+    from tonle.sandbox.models import SandboxAccount
+
+    async def go(session: Any) -> None:
+        session.add(
+            SandboxAccount(
+                id=str(uuid.uuid4()),
+                bank_code=bank,
+                number=number,
+                name=name,
+                currency=currency,
+                balance=balance,
+                status=status,
+            )
+        )
+
+    server.in_session(go)

@@ -35,6 +35,7 @@ DOMAINS = {
     "hosted",
     "supplier",
     "directdebit",
+    "methods",
     "idempotency",
     "sandbox",
 }
@@ -48,6 +49,7 @@ PRODUCTS = {
     "hosted",
     "supplier",
     "directdebit",
+    "methods",
     "sandbox",
 }
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billers import TOKEN, FakeBiller
-from helpers import add_bank, set_merchant
+from helpers import add_bank, add_sandbox_account, set_merchant
 from tonle.banks import debits
 from tonle.directdebit import collect
 from tonle.directdebit.models import Collector, Debit
@@ -76,20 +76,8 @@ class Biller:
             self.add_account(number, name, cur, balance)
 
     def add_account(self, number: str, name: str, currency: str, balance: str, status: str = "open") -> None:
-        async def go(session):
-            session.add(
-                SandboxAccount(
-                    id=str(uuid.uuid4()),
-                    bank_code=self.bank,
-                    number=number,
-                    name=name,
-                    currency=currency,
-                    balance=int(Decimal(balance) * (100 if currency == "USD" else 1)),
-                    status=status,
-                )
-            )
-
-        self.server.in_session(go)
+        minor = int(Decimal(balance) * (100 if currency == "USD" else 1))
+        add_sandbox_account(self.server, self.bank, number, name, currency, minor, status)
 
     def balance(self, number: str) -> int:
         async def go(session):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from helpers import add_bank, add_sub_biller, fund_wallets
 from tonle.db import Base
 from tonle.payments.hashing import sign
+from tonle.sandbox import client as sandbox_client
 from tonle.webhooks import outbox
 
 # Not merchant-scoped by design (docs/reliability.md): the bank-facing API authenticates a bank, which addresses any
@@ -173,6 +174,16 @@ class World:
         assert sup.get(f"/queue/{self.queue_id}").json()["total_added"] == 1
         self.pushed_tran_id = sup.get("/payment/").json()[0]["tran_id"]
         self.subscription_no, self.account_token = direct_debit(server, self.c)
+        # A card on file (through the link page and the sandbox vault, as a customer adds one).
+        creds = sandbox_client.MerchantCreds(
+            self.m.creds.merchant_token, "", "", self.m.creds.referrer_key, self.m.creds.sdk_secret
+        )
+        assert (
+            sandbox_client.add_card(server.base_url, creds, "ISO-C1", "4242424242424242", "12/34")["outcome"]
+            == "success"
+        )
+        methods = self.c.get("/instant_payment/ISO-C1/get_payment_methods").json()["data"]
+        self.card_token = next(m["token"] for m in methods if m["type"] == "card")
         listed = self.c.get("/billflow/v1/Bill24Operation/Invoice/All").json()["result"]
         self.bill_page = listed[0]["digitalBillUrl"].rsplit("/", 1)[1]
         self.invoice_id = listed[0]["id"]
@@ -217,6 +228,7 @@ class World:
             self.pushed_tran_id,
             self.subscription_no,
             self.account_token,
+            self.card_token,
         }
 
     def snapshot(self) -> dict[str, list[tuple]]:
@@ -378,5 +390,20 @@ def test_merchant_b_reaches_nothing_of_merchant_a(server):
         "POST /direct_debit/customer/bank_account/unsubscribe",
     ):
         assert answered[key] not in ("SUCCESS", "000"), (key, answered[key])
+    # A's card on file, named by B: not charged, made default or removed (the snapshot holds A's methods and charges).
+    b_client, b = server.merchant_client("Merchant B")
+    ok_body = {"customer_sync_code": "ISO-C1", "payment_method_token": world.card_token}
+    assert b_client.post("/customer/create", json={"sync_code": "ISO-C1", "name": "B's own"}).json()["code"] in (
+        "SUCCESS",
+        "000",
+    )
+    for path in ("/instant_payment/payment_method/remove", "/instant_payment/payment_method/set_default"):
+        assert b_client.post(path, json=ok_body).json()["code"] == "314", path
+    charge = settle_body("ISO-CARD", "ISO-C1", "ISO-SB1", b.creds.bill_hash_key) | {
+        "payment_method_token": world.card_token
+    }
+    add_sub_biller(server, b.id, "ISO-SB1")
+    assert b_client.post("/bill_payment/push_bill_with_payment", json=charge).json()["code"] == "314"
+    assert world.snapshot() == before, "merchant B's use of A's card changed merchant A's rows"
     assert len(covered) >= 30, covered
     print(f"isolation sweep covered {len(covered)} operations")

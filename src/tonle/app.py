@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse
 
 from tonle import __version__
-from tonle.banks import debits
+from tonle.banks import cards, debits
 from tonle.banks.router import router as bank_router
 from tonle.checkout.live import Live
 from tonle.checkout.pages import router as checkout_pages
@@ -31,13 +31,17 @@ from tonle.hosted.router import router as hosted_router
 from tonle.jobs import timetravel
 from tonle.kit.domain import DomainError
 from tonle.merchants.router import router as merchants_router
+from tonle.methods.pages import router as method_pages
 from tonle.notifications.router import router as notify_router
 from tonle.payments.router import router as payments_router
 from tonle.proxy.router import router as proxy_router
+from tonle.sandbox.accountpages import router as account_pages
 from tonle.sandbox.bankcore import SandboxRail
 from tonle.sandbox.clock import router as clock_router
 from tonle.sandbox.debitpages import router as debit_pages
 from tonle.sandbox.pages import router as pages_router
+from tonle.sandbox.vault import SandboxVault
+from tonle.sandbox.vault import router as vault_router
 from tonle.sdk.router import router as sdk_router
 from tonle.subbillers.bank_api import router as payout_bank_router
 from tonle.subbillers.portal import router as portal_router
@@ -112,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.tasks = TASKS  # what the sandbox clock runs when it moves
     debits.install(SandboxRail())
+    cards.install(SandboxVault())
     compat = settings.compat
     live = Live(lambda: app.state.db)
     app.state.live = live
@@ -222,6 +227,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(direct_debit_router)
     app.include_router(subscription_pages)
     app.include_router(debit_pages)
+    app.include_router(method_pages)
+    app.include_router(account_pages)
+    app.include_router(vault_router)
     app.include_router(clock_router)
     app.include_router(bank_router)
     app.include_router(payout_bank_router)

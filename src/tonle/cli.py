@@ -319,6 +319,62 @@ def sandbox_subscribe(
     out.print(f"subscription {subscription_no}: {done['outcome']} at {bank}{back}", highlight=False)
 
 
+@sandbox_app.command("add-card")
+def sandbox_add_card(
+    sync_code: Annotated[str, typer.Argument(help="the customer's sync code")],
+    number: Annotated[str, typer.Option(help="a test card number (docs/payments.md), e.g. 4242424242424242")],
+    exp: Annotated[str | None, typer.Option(help="expiry MM/YY (default: December, three years on)")] = None,
+    cvc: Annotated[str, typer.Option(help="security code")] = "123",
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+    merchant_token: Annotated[str, _opt("TONLE_SANDBOX_MERCHANT_TOKEN", "merchant token")] = DEMO.merchant_token,
+    referrer_key: Annotated[str, _opt("TONLE_SANDBOX_REFERRER_KEY", "referrer key")] = DEMO.referrer_key,
+    sdk_secret: Annotated[str, _opt("TONLE_SANDBOX_SDK_SECRET", "SDK shared secret")] = DEMO.sdk_secret,
+) -> None:
+    """Put a card on file as the customer would: the link page, the card vault (and its one-time code), over HTTP."""
+    import datetime as dt
+
+    import httpx
+
+    from tonle.sandbox import client
+
+    expiry = exp or f"12/{(dt.date.today().year + 3) % 100:02d}"
+    creds = client.MerchantCreds(merchant_token, "", "", referrer_key, sdk_secret)
+    base = _base_url(base_url)
+    try:
+        done = client.add_card(base, creds, sync_code, number, expiry, cvc)
+    except client.SandboxError as exc:
+        raise fail(f"card not added: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
+    out.print(f"card ****{number.replace(' ', '')[-4:]} of {sync_code}: {done['outcome']}", highlight=False)
+
+
+@sandbox_app.command("add-account")
+def sandbox_add_account(
+    sync_code: Annotated[str, typer.Argument(help="the customer's sync code")],
+    bank: Annotated[str, typer.Option(help="the sandbox bank that holds the account")],
+    account: Annotated[str, typer.Option(help="the account number at that bank (fixture accounts)")],
+    base_url: Annotated[str | None, typer.Option(help="Tonle's URL (default: TONLE_PUBLIC_URL or host:port)")] = None,
+    merchant_token: Annotated[str, _opt("TONLE_SANDBOX_MERCHANT_TOKEN", "merchant token")] = DEMO.merchant_token,
+    referrer_key: Annotated[str, _opt("TONLE_SANDBOX_REFERRER_KEY", "referrer key")] = DEMO.referrer_key,
+    sdk_secret: Annotated[str, _opt("TONLE_SANDBOX_SDK_SECRET", "SDK shared secret")] = DEMO.sdk_secret,
+) -> None:
+    """Put a bank account on file as the customer would: the link page, the bank's page and its one-time code."""
+    import httpx
+
+    from tonle.sandbox import client
+
+    creds = client.MerchantCreds(merchant_token, "", "", referrer_key, sdk_secret)
+    base = _base_url(base_url)
+    try:
+        done = client.add_account(base, creds, sync_code, bank, account)
+    except client.SandboxError as exc:
+        raise fail(f"account not added: {exc}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise _unreachable(base, exc) from None
+    out.print(f"account {account} at {bank} of {sync_code}: {done['outcome']}", highlight=False)
+
+
 @sandbox_app.command("clock")
 def sandbox_clock(
     action: Annotated[str, typer.Argument(help="show | advance | reset")],

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # How long a pending wallet top-up waits for the bank before it expires.
     topup_ttl_seconds: int = Field(default=3600, ge=60)
+    # Cards and accounts on file: how long a link page stays usable, and how old an unrecorded charge must be
+    # before reconciliation gives it back (a request still in flight is never that slow).
+    method_link_ttl_seconds: int = Field(default=1800, ge=60)
+    charge_reconcile_after_seconds: float = Field(default=120, gt=0)
 
     # How long a checkout transaction stays payable (checkout/extend_expire_date adds as much again).
     checkout_ttl_seconds: int = Field(default=1800, ge=60)

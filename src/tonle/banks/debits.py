@@ -9,6 +9,7 @@ or a connector to a real bank."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from tonle.db import Database
@@ -45,6 +46,14 @@ class Rail(Protocol):
     ) -> Debited: ...
 
     async def account(self, db: Database, *, bank_code: str, number: str) -> Account | None: ...
+
+    async def reverse(self, db: Database, reference: str) -> None:
+        """Give a debit back to the account (reconciliation: Tonle never recorded the payment it was for)."""
+        ...
+
+    async def unreversed(self, db: Database, prefix: str, since: datetime, before: datetime) -> list[str]:
+        """References starting with ``prefix``, debited in [``since``, ``before``) and not reversed."""
+        ...
 
 
 _RAIL: list[Rail] = []

@@ -188,6 +188,30 @@ async def confirm(
     else:
         paid = tran.amount
 
+    if not await record_payment(session, tran, bank, paid=paid, bank_ref=bank_ref, bank_date=bank_date, payer=payer):
+        tran = await session.get(Transaction, tran_id, populate_existing=True)
+        assert tran is not None
+        if tran.status == "success":
+            return tran, _same_confirm(tran, bank, bank_ref)
+        raise TransactionNotPayable()
+    tran = await session.get(Transaction, tran_id, populate_existing=True)
+    assert tran is not None
+    return tran, False
+
+
+async def record_payment(
+    session: AsyncSession,
+    tran: Transaction,
+    bank: Bank,
+    *,
+    paid: int,
+    bank_ref: str,
+    bank_date: str,
+    payer: dict[str, str],
+) -> bool:
+    """The money of a pending transaction came in through ``bank`` (its confirm, or a charge of a card or account
+    on file): mark it paid, credit it through the bank's clearing account and announce it. False: another payment
+    of it won the race (nothing written)."""
     now = clock.now()
     # The guarded update is the one place where the race between two confirms is decided.
     won = await session.execute(
@@ -197,6 +221,7 @@ async def confirm(
             status="success",
             amount=paid,
             paid_at=now,
+            bank_code=bank.code,
             bank_ref=bank_ref,
             bank_date=bank_date,
             payer_account_no=payer.get("payer_account_no", "")[:60],
@@ -205,21 +230,17 @@ async def confirm(
         )
     )
     if won.rowcount != 1:
-        tran = await session.get(Transaction, tran_id, populate_existing=True)
-        assert tran is not None
-        if tran.status == "success":
-            return tran, _same_confirm(tran, bank, bank_ref)
-        raise TransactionNotPayable()
-    if paid != tran.amount:
-        tran = await session.get(Transaction, tran_id, populate_existing=True)
+        return False
+    if paid != tran.amount:  # the credit moves what was paid
+        tran = await session.get(Transaction, tran.id, populate_existing=True)
         assert tran is not None
     clearing = await ledger.clearing_account(session, tran.merchant_id, bank.code, tran.currency)
-    entry = await kind.credit(session, tran, bank, clearing)
+    entry = await _KINDS[tran.type].credit(session, tran, bank, clearing)
     await session.execute(update(Transaction).where(Transaction.id == tran.id).values(entry_id=entry.id))
-    tran = await session.get(Transaction, tran_id, populate_existing=True)
+    tran = await session.get(Transaction, tran.id, populate_existing=True)
     assert tran is not None
     await _announce(session, tran, bank)
-    return tran, False
+    return True
 
 
 async def _announce(session: AsyncSession, tran: Transaction, bank: Bank) -> None:

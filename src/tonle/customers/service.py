@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.customers import repository as repo
-from tonle.customers.models import Customer, Wallet
+from tonle.customers.models import Customer, PaymentMethod, Wallet
 from tonle.customers.schemas import CustomerInput, NewWallet
 from tonle.db import new_id
 from tonle.kit.clock import clock
@@ -220,4 +220,10 @@ async def delete(session: AsyncSession, merchant: Merchant, sync_code: str) -> N
     customer.deleted_at = now
     if wallets:
         await session.execute(update(Wallet).where(Wallet.id.in_([w.id for w in wallets])).values(deleted_at=now))
+    # Its cards and accounts on file go with it: their tokens pay nothing afterwards.
+    await session.execute(
+        update(PaymentMethod)
+        .where(PaymentMethod.customer_id == customer.id, PaymentMethod.removed_at.is_(None))
+        .values(removed_at=now, is_default=False)
+    )
     await session.flush()

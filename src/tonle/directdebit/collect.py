@@ -31,9 +31,10 @@ from tonle.config import Settings
 from tonle.db import Database, is_sqlite
 from tonle.directdebit import biller
 from tonle.directdebit.models import Collector, Debit, DebitAccount, Subscription, SubscriptionConsumer
-from tonle.directdebit.service import accounts_of, masked
+from tonle.directdebit.service import accounts_of
 from tonle.hosted.models import BillConsumer
 from tonle.kit.clock import clock
+from tonle.kit.crypto import masked
 from tonle.kit.money import AmountError, to_major, to_minor
 from tonle.kit.sql import insert_for
 from tonle.ledger import service as ledger

@@ -19,6 +19,7 @@ from tonle.banks.models import Bank
 from tonle.config import Settings
 from tonle.directdebit.models import DebitAccount, History, Subscription, SubscriptionConsumer
 from tonle.kit.clock import clock
+from tonle.kit.crypto import masked
 from tonle.kit.domain import DomainError
 from tonle.merchants.models import Merchant
 from tonle.webhooks import outbox
@@ -406,10 +407,6 @@ async def unsubscribe(session: AsyncSession, merchant_id: str, token: str, at: d
     session.add(_history(merchant_id, acct.consumer_code, when, "Unsubscribed", acct.bank_code, acct.account_number))
     await session.flush()
     return acct
-
-
-def masked(number: str) -> str:
-    return "*" * max(len(number) - 4, 0) + number[-4:]
 
 
 async def histories(session: AsyncSession, merchant_id: str, code: str) -> list[dict[str, Any]]:

@@ -133,12 +133,15 @@ def idempotent(scope_of: Callable[[dict[str, Any]], str]) -> Callable[[Callable[
                     headers={REPLAYED: "true"},
                 )
             try:
+                # No savepoint around the handler: a handler may end its transaction itself (it does before
+                # asking a card vault or a bank, which commit on their own); a refusal rolls back what it wrote.
                 try:
-                    async with session.begin_nested():
-                        response = await handler(**kwargs)
+                    response = await handler(**kwargs)
                 except TonleError as exc:  # business errors are answers too, and are replayed as such
+                    await session.rollback()
                     response = envelope.error(exc, compat)
                 except DomainError as exc:  # said in the words of the endpoint's product, then replayed
+                    await session.rollback()
                     said = translate(exc, table_of(request.scope.get("route")), compat)
                     response = envelope.error(said, compat)
                 await record(session, scope, key, response)

@@ -51,3 +51,8 @@ def digest(value: str) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def masked(number: str) -> str:
+    """An account or card number as it may be shown: every digit but the last four starred."""
+    return "*" * max(len(number) - 4, 0) + number[-4:]

@@ -8,7 +8,7 @@ from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonle.bills.models import Bill, BillDetail
-from tonle.customers.models import Customer, Wallet
+from tonle.customers.models import Customer, PaymentMethod, Wallet
 from tonle.ledger.models import Account, Entry, Posting
 from tonle.subbillers.models import SubBiller
 from tonle.transactions.models import Transaction
@@ -17,8 +17,19 @@ from tonle.transactions.models import Transaction
 _BILL_BY_REF = select(Bill).where(Bill.merchant_id == bindparam("m"), Bill.ref_id == bindparam("ref"))
 
 
+# The customer's default card or account, if one is default (else its first wallet is): asked in the same query.
+_DEFAULT_METHOD = (
+    select(PaymentMethod.id)
+    .where(
+        PaymentMethod.customer_id == Customer.id,
+        PaymentMethod.is_default.is_(True),
+        PaymentMethod.removed_at.is_(None),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
 _CUSTOMER_WALLETS = (
-    select(Customer, Wallet, Account)
+    select(Customer, Wallet, Account, _DEFAULT_METHOD)
     .outerjoin(Wallet, and_(Wallet.customer_id == Customer.id, Wallet.deleted_at.is_(None)))
     .outerjoin(Account, Account.id == Wallet.account_id)
     .where(
@@ -43,12 +54,13 @@ _SUB_BILLER_ACCOUNT = (
 
 async def customer_with_wallets(
     session: AsyncSession, merchant_id: str, sync_code: str
-) -> tuple[Customer | None, list[tuple[Wallet, Account]]]:
-    """A live customer and its live wallets with their accounts, in wallet order: one query for settle."""
+) -> tuple[Customer | None, list[tuple[Wallet, Account]], str | None]:
+    """A live customer, its live wallets with their accounts in wallet order, and the id of its default card or
+    account (None: the first wallet is the default): one query for settle."""
     rows = (await session.execute(_CUSTOMER_WALLETS, {"m": merchant_id, "code": sync_code})).all()
     if not rows:
-        return None, []
-    return rows[0][0], [(w, a) for _, w, a in rows if w is not None]
+        return None, [], None
+    return rows[0][0], [(w, a) for _, w, a, _d in rows if w is not None], rows[0][3]
 
 
 async def sub_biller_with_account(

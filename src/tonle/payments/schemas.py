@@ -18,7 +18,7 @@ from tonle.config import Compat
 from tonle.kit.money import CURRENCIES, to_major
 from tonle.payments.hashing import amount_text
 from tonle.wire import codes
-from tonle.wire.body import Amount, Custom, Date, Each, Pass, Text, WireBody, parse
+from tonle.wire.body import Amount, Custom, Date, Each, Pass, Text, Url, WireBody, parse
 from tonle.wire.dates import parse_wire_date
 from tonle.wire.errors import MissedField, TonleError
 from tonle.wire.http import WIRE_DATE_PATTERN, WireAmount
@@ -134,6 +134,23 @@ def _blank(value: Any) -> bool:
 
 class CustomerSyncCodeRequest(WireBody):
     customer_sync_code: Annotated[str, Text(required=True, max_len=50, unit="digits")]
+
+
+class MethodLinkRequest(WireBody):
+    """Tonle's extension: a page for the customer to put a card or a bank account on file."""
+
+    customer_sync_code: Annotated[str, Text(required=True, max_len=50, unit="digits")]
+    type: Annotated[str | None, Text(max_len=20, choices=("card", "bank_account"), fold="lower")] = Field(
+        default=None, description="card | bank_account; absent: the customer picks on the page"
+    )
+    web_url: Annotated[str | None, Url()] = Field(
+        default=None, description="where the page returns, with ?status=success|cancelled|<reason>"
+    )
+
+
+class MethodTokenRequest(WireBody):
+    customer_sync_code: Annotated[str, Text(required=True, max_len=50, unit="digits")]
+    payment_method_token: Annotated[str, Text(required=True, max_len=64)]
 
 
 class ReferenceRequest(WireBody):

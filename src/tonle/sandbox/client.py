@@ -230,6 +230,88 @@ def subscribe(
         raise SandboxError(f"the bank did not take the decision (HTTP {done.status_code})")
 
 
+def _sdk(c: httpx.Client, creds: MerchantCreds, path: str, plain: dict[str, Any]) -> Any:
+    """An encrypted SDK call: the answer's data, decrypted when it is."""
+    blob = sdkcrypto.encrypt(creds.sdk_secret, plain)
+    headers = {"token": creds.merchant_token, "X-Referrer-Key": creds.referrer_key}
+    data = _ok(c.post(path, json={"encrypted": blob}, headers=headers), "000")
+    if isinstance(data, dict) and "encrypted" in data:
+        return sdkcrypto.decrypt(creds.sdk_secret, data["encrypted"])
+    return data
+
+
+def method_link(base: str, creds: MerchantCreds, sync_code: str, kind: str, web_url: str = "") -> str:
+    """The page a customer puts a card or account on file on, as the SDK opens it."""
+    with httpx.Client(base_url=base, timeout=30) as c:
+        plain = {"customer_sync_code": sync_code, "type": kind, "web_url": web_url}
+        return _sdk(c, creds, "/instantpaymentsdk/payment_method/add", plain)["link_url"]
+
+
+def _field(html_text: str, pattern: str, what: str) -> str:
+    import re
+
+    found = re.search(pattern, html_text)
+    if found is None:
+        raise SandboxError(what)
+    return found.group(1).replace("&amp;", "&")
+
+
+def _ended(r: httpx.Response, c: httpx.Client, link: str) -> dict[str, str]:
+    """Where a link page's journey ended: back at the biller (``returned_to``) or on Tonle's outcome page."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if r.status_code == 303:
+        where = r.headers["location"]
+        if where.startswith("/pay/methods/"):
+            return _ended(c.get(httpx.URL(link).join(where)), c, link)
+        status = parse_qs(urlsplit(where).query).get("status", [""])[0]
+        return {"outcome": status, "returned_to": where}
+    if r.status_code == 200 and 'id="outcome"' in r.text:
+        return {"outcome": "success" if 'class="icon ok"' in r.text else "cancelled", "returned_to": ""}
+    if r.status_code == 200 and 'id="error"' in r.text:
+        raise SandboxError(_field(r.text, r'id="error" role="alert">([^<]+)<', "refused"))
+    raise SandboxError(f"the page did not finish (HTTP {r.status_code})")
+
+
+def add_card(
+    base: str, creds: MerchantCreds, sync_code: str, number: str, exp: str, cvc: str = "123", code: str | None = None
+) -> dict[str, str]:
+    """Put a card on file as the customer would: the link page's card form, posted to the card vault, the one-time
+    code when the card asks for one (the sandbox shows it; ``code`` overrides it, "" gives none)."""
+    link = method_link(base, creds, sync_code, "card")
+    with httpx.Client(timeout=30, follow_redirects=False) as c:
+        page = c.get(link + "?lang=en")
+        if page.status_code != 200:
+            raise SandboxError(f"the card page cannot be used (HTTP {page.status_code})")
+        action = _field(page.text, r'<form method="post" action="([^"]+)" id="card-form"', "no card form on the page")
+        ref = _field(page.text, r'name="link" value="([^"]+)"', "no card form on the page")
+        target = httpx.URL(link).join(action)
+        r = c.post(target, data={"link": ref, "number": number, "exp": exp, "cvc": cvc})
+        if r.status_code == 200 and 'id="sandbox-code"' in r.text:
+            shown = _field(r.text, r"the code is (\d{6})", "no code shown")
+            confirm = httpx.URL(link).join(_field(r.text, r'<form method="post" action="([^"]+)"', "no code form"))
+            r = c.post(confirm, data={"code": shown if code is None else code})
+        return _ended(r, c, link)
+
+
+def add_account(base: str, creds: MerchantCreds, sync_code: str, bank: str, account: str) -> dict[str, str]:
+    """Put a bank account on file as the customer would: the link page, the bank's page, the one-time code."""
+    link = method_link(base, creds, sync_code, "bank_account")
+    with httpx.Client(timeout=30, follow_redirects=False) as c:
+        page = c.get(link + "?lang=en")
+        if page.status_code != 200:
+            raise SandboxError(f"the link page cannot be used (HTTP {page.status_code})")
+        href = httpx.URL(link).join(
+            _field(page.text, rf'id="bank-{bank}" href="([^"]+)"', f"bank {bank} is not offered on the page")
+        )
+        at_bank = c.get(href)
+        if f'value="{account}"' not in at_bank.text:
+            raise SandboxError(f"bank {bank} has no open account {account}")
+        sent = c.post(href, data={"action": "send", "account": account})
+        shown = _field(sent.text, r"the code is (\d{6})", "the bank sent no code")
+        return _ended(c.post(href, data={"action": "confirm", "code": shown}), c, link)
+
+
 def clock(base: str, action: str, by: str = "0s") -> dict[str, Any]:
     with httpx.Client(base_url=base, timeout=600) as c:
         r = c.get("/sandbox/clock") if action == "show" else c.post(f"/sandbox/clock/{action}", json={"by": by})

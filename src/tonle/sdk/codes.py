@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from tonle.config import Compat
+from tonle.methods import service as methods
 from tonle.payments import topup
+from tonle.payments.codes import declined
 from tonle.wire import codes
 from tonle.wire.errors import CodeTable, MissedField, TonleError
 
@@ -19,5 +21,9 @@ def _bad_amount(exc: topup.BadTopUpAmount, compat: Compat) -> TonleError:
 
 CODES: CodeTable = {
     topup.WalletNotFound: codes.PAYMENT_METHOD_NOT_FOUND,
+    topup.MethodCurrencyMismatch: codes.CURRENCY_MISMATCH,
+    methods.MethodNotFound: codes.PAYMENT_METHOD_NOT_FOUND,
+    methods.Declined: declined,
+    methods.ChargeReversed: codes.CHARGE_REVERSED,
     topup.BadTopUpAmount: _bad_amount,
 }

@@ -106,6 +106,36 @@ CURRENCY_MISMATCH = Code(
     "The payment method's currency does not match the bill's currency.",
     "រូបិយប័ណ្ណនៃវិធីបង់ប្រាក់មិនត្រូវនឹងរូបិយប័ណ្ណនៃវិក្កយបត្រទេ។",
 )
+# A card or account on file that its vault or bank refused to charge: Tonle's codes [INF], docs/payments.md.
+CARD_DECLINED = Code(
+    "ERR_CARD_DECLINED", "The card was declined. Nothing was charged.", "កាតត្រូវបានបដិសេធ។ មិនមានការកាត់ប្រាក់ទេ។"
+)
+FUNDS_INSUFFICIENT = Code(
+    "ERR_INSUFFICIENT_FUNDS",
+    "The card or account has insufficient funds. Nothing was charged.",
+    "កាត ឬគណនីមានទឹកប្រាក់មិនគ្រប់គ្រាន់។ មិនមានការកាត់ប្រាក់ទេ។",
+)
+CARD_REPORTED_STOLEN = Code(
+    "ERR_CARD_LOST_OR_STOLEN",
+    "The card was declined: it is reported lost or stolen. Nothing was charged.",
+    "កាតត្រូវបានបដិសេធ៖ វាត្រូវបានរាយការណ៍ថាបាត់ ឬត្រូវបានលួច។ មិនមានការកាត់ប្រាក់ទេ។",
+)
+CARD_EXPIRED = Code("ERR_CARD_EXPIRED", "The card has expired. Nothing was charged.", "កាតផុតកំណត់ហើយ។ មិនមានការកាត់ប្រាក់ទេ។")
+ACCOUNT_UNAVAILABLE = Code(
+    "ERR_ACCOUNT_UNAVAILABLE",
+    "The bank account cannot be charged (closed, unknown or in another currency). Nothing was charged.",
+    "គណនីធនាគារមិនអាចកាត់ប្រាក់បានទេ។ មិនមានការកាត់ប្រាក់ទេ។",
+)
+PAYER_BANK_UNAVAILABLE = Code(
+    "ERR_BANK_UNAVAILABLE",
+    "The card's or account's bank is unavailable. Nothing was charged; try again later.",
+    "ធនាគារមិនដំណើរការ។ មិនមានការកាត់ប្រាក់ទេ។ សូមព្យាយាមម្តងទៀតពេលក្រោយ។",
+)
+CHARGE_REVERSED = Code(
+    "ERR_CHARGE_REVERSED",
+    "The payment took too long to record and its charge was given back. Nothing was charged; try again.",
+    "ការទូទាត់យឺតពេក ហើយការកាត់ប្រាក់ត្រូវបានបង្វិលវិញ។ សូមព្យាយាមម្តងទៀត។",
+)
 TRANSACTION_FOUND = Code("000", "Transaction found", "ប្រតិបត្តិការបានរកឃើញ")
 RECORD_NOT_FOUND = Code("404", "Record not found", "រកមិនឃើញទិន្នន័យ")
 
