@@ -16,9 +16,6 @@ from typing import Protocol
 from tonle.banks.debits import Debited
 from tonle.db import Database
 
-# Why a card charge was refused; none of them is retried by Tonle (the biller decides what to do next).
-REASONS = frozenset({"insufficient_funds", "stolen_card", "card_declined", "expired_card", "vault_unavailable"})
-
 
 @dataclass(frozen=True)
 class Card:

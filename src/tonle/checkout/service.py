@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,7 @@ from tonle.khqr import codec
 from tonle.kit.clock import clock, epoch
 from tonle.kit.domain import DomainError
 from tonle.kit.money import to_major
+from tonle.kit.urls import with_query
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account, Entry
 from tonle.merchants.models import Merchant
@@ -296,10 +296,7 @@ def outcome_data(tran: Transaction, checkout: Checkout) -> dict[str, Any]:
 def back_to_merchant(url: str, code: str, message: str, data: dict[str, Any]) -> str:
     from tonle.wire import wirejson
 
-    params = urlencode({"code": code, "message": message, "data": wirejson.dumps(data)})
-    parts = urlsplit(url)
-    query = f"{parts.query}&{params}" if parts.query else params
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    return with_query(url, {"code": code, "message": message, "data": wirejson.dumps(data)})
 
 
 # ---------------------------------------------------------------- paid through a bank

@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from tonle.directdebit.models import DebitAccount, History, Subscription, Subscr
 from tonle.kit.clock import clock
 from tonle.kit.crypto import masked
 from tonle.kit.domain import DomainError
+from tonle.kit.urls import with_query
 from tonle.merchants.models import Merchant
 from tonle.webhooks import outbox
 
@@ -183,12 +183,8 @@ def return_url(sub: Subscription, outcome: str) -> str:
     base = sub.web_url or sub.deeplink_url
     if not base:
         return ""
-    parts = urlsplit(base)
-    extra = urlencode(
-        {"subscription_no": sub.subscription_no, "subscription_ref": sub.subscription_ref, "status": outcome}
-    )
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    params = {"subscription_no": sub.subscription_no, "subscription_ref": sub.subscription_ref, "status": outcome}
+    return with_query(base, params)
 
 
 async def consent(session: AsyncSession, sub: Subscription, bank: Bank, account: Account) -> Subscription:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
@@ -154,8 +155,6 @@ TEXT = {
 
 
 def _back(link_ref: str, lang: str, **query: str) -> Response:
-    from urllib.parse import urlencode
-
     return redirect(f"/pay/methods/{link_ref}/card?{urlencode({**query, 'lang': lang})}")
 
 

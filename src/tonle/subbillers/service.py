@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +18,7 @@ from tonle.kit import crypto
 from tonle.kit.clock import clock
 from tonle.kit.domain import DomainError
 from tonle.kit.money import to_major
+from tonle.kit.urls import with_query
 from tonle.ledger import service as ledger
 from tonle.ledger.models import Account
 from tonle.merchants.models import Merchant
@@ -253,9 +253,7 @@ def return_redirect(link: SettlementLink, sub: SubBiller, status: str) -> str:
     }
     if status == "active" and link.account_mask:
         params["account_number"] = link.account_mask
-    parts = urlsplit(link.return_url)
-    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    return with_query(link.return_url, params)
 
 
 # ---------------------------------------------------------------- payouts
